@@ -1,0 +1,102 @@
+//! Tenant and token administration, shared by the `scimlet` CLI, `scimlet serve` and the tests.
+
+use crate::auth::{IssuedToken, issue_token};
+use crate::error::ScimError;
+use crate::ops::now_rfc3339;
+use crate::store::{Directory, ResourceStore, StoreError, Tenant, TenantId, TokenRecord};
+
+/// Why an administrative command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The tenant already exists.
+    #[error("tenant '{0}' already exists")]
+    TenantExists(TenantId),
+    /// The tenant does not exist.
+    #[error("tenant '{0}' does not exist")]
+    NoSuchTenant(TenantId),
+    /// The token does not exist or belongs to another tenant.
+    #[error("token '{0}' does not exist for this tenant")]
+    NoSuchToken(String),
+    /// A store failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Hashing or randomness failed.
+    #[error("could not issue the token: {0}")]
+    Issue(#[from] ScimError),
+}
+
+/// Creates a tenant.
+pub async fn create_tenant(directory: &dyn Directory, id: &TenantId) -> Result<Tenant, AdminError> {
+    let tenant = Tenant {
+        id: id.clone(),
+        created: now_rfc3339(),
+    };
+    match directory.create_tenant(&tenant).await {
+        Ok(()) => Ok(tenant),
+        Err(StoreError::AlreadyExists) => Err(AdminError::TenantExists(id.clone())),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Deletes a tenant: first its tokens and record (so it can no longer authenticate), then
+/// every one of its resources.
+pub async fn delete_tenant(
+    directory: &dyn Directory,
+    store: &dyn ResourceStore,
+    id: &TenantId,
+) -> Result<(), AdminError> {
+    match directory.delete_tenant(id).await {
+        Ok(()) => {}
+        Err(StoreError::NotFound) => return Err(AdminError::NoSuchTenant(id.clone())),
+        Err(err) => return Err(err.into()),
+    }
+    store.purge(id).await?;
+    Ok(())
+}
+
+/// Issues a token for an existing tenant, valid for `valid_days` (forever if `None`).
+/// The returned token is the only copy of the secret.
+pub async fn issue(
+    directory: &dyn Directory,
+    tenant: &TenantId,
+    label: Option<String>,
+    valid_days: Option<u32>,
+) -> Result<IssuedToken, AdminError> {
+    let expires_at = valid_days
+        .map(|days| time::OffsetDateTime::now_utc().unix_timestamp() + i64::from(days) * 86_400);
+    let owner = tenant.clone();
+    let issued =
+        tokio::task::spawn_blocking(move || issue_token(&owner, label, expires_at, now_rfc3339()))
+            .await
+            .map_err(|e| AdminError::Issue(ScimError::internal(e)))??;
+    match directory.put_token(&issued.record).await {
+        Ok(()) => Ok(issued),
+        Err(StoreError::NotFound) => Err(AdminError::NoSuchTenant(tenant.clone())),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Lists a tenant's tokens (ids and metadata; secrets are not stored).
+pub async fn list_tokens(
+    directory: &dyn Directory,
+    tenant: &TenantId,
+) -> Result<Vec<TokenRecord>, AdminError> {
+    if directory.get_tenant(tenant).await?.is_none() {
+        return Err(AdminError::NoSuchTenant(tenant.clone()));
+    }
+    Ok(directory.list_tokens(tenant).await?)
+}
+
+/// Revokes one of a tenant's tokens. Running servers stop accepting it within their token
+/// cache TTL.
+pub async fn revoke(
+    directory: &dyn Directory,
+    tenant: &TenantId,
+    token_id: &str,
+) -> Result<(), AdminError> {
+    match directory.delete_token(tenant, token_id).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::NotFound) => Err(AdminError::NoSuchToken(token_id.to_owned())),
+        Err(err) => Err(err.into()),
+    }
+}

@@ -1,0 +1,183 @@
+//! `App`: the SCIM core's entry point. `App::handle` turns one request into one response:
+//! route → authenticate → check the body → operate on the store → render. It never fails and
+//! never panics outward: errors become RFC 7644 §3.12 bodies, and a panic inside a request
+//! becomes a logged 500 (invariant 3).
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http::header::{AUTHORIZATION, IF_MATCH, IF_NONE_MATCH};
+use http::{HeaderMap, Method, Request, Response};
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::error::ScimError;
+use crate::http::query::QueryParams;
+use crate::http::response::{error_response, reply_response};
+use crate::http::route::{Route, strip_base};
+use crate::http::{base_url, check_content_type};
+use crate::ops::{self, Ctx, Preconditions, Reply};
+use crate::schema::ResourceKind;
+use crate::store::{Directory, ResourceStore, TenantId};
+
+/// The SCIM service: configuration, stores and the authenticator. Cheap to clone.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    store: Arc<dyn ResourceStore>,
+    auth: Authenticator,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the request log line records: never ids of people, tokens, bodies or query strings.
+#[derive(Default)]
+struct RequestLog {
+    route: Option<&'static str>,
+    tenant: Option<TenantId>,
+}
+
+impl App {
+    /// Builds the service over a resource store and a directory (often the same object).
+    pub fn new(
+        config: Config,
+        store: Arc<dyn ResourceStore>,
+        directory: Arc<dyn Directory>,
+    ) -> Self {
+        let auth = Authenticator::new(directory, config.token_cache_ttl);
+        App {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                auth,
+            }),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Handles one request.
+    pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
+        let started = Instant::now();
+        let mut log = RequestLog::default();
+        let outcome = AssertUnwindSafe(self.process(&request, &mut log))
+            .catch_unwind()
+            .await;
+        let result = outcome
+            .unwrap_or_else(|_| Err(ScimError::internal("panic while handling the request")));
+        let response = match result {
+            Ok(reply) => reply_response(reply),
+            Err(err) => {
+                if err.status().is_server_error() {
+                    tracing::error!(
+                        route = log.route.unwrap_or("unrouted"),
+                        tenant = log.tenant.as_ref().map(TenantId::as_str),
+                        error = %err.chain(),
+                        "request failed"
+                    );
+                }
+                error_response(&err)
+            }
+        };
+        tracing::info!(
+            route = log.route.unwrap_or("unrouted"),
+            method = %request.method(),
+            tenant = log.tenant.as_ref().map(TenantId::as_str),
+            status = response.status().as_u16(),
+            latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "request"
+        );
+        response
+    }
+
+    async fn process(
+        &self,
+        request: &Request<Bytes>,
+        log: &mut RequestLog,
+    ) -> Result<Reply, ScimError> {
+        let config = &self.inner.config;
+        let path = request.uri().path();
+        let (prefix, relative) = strip_base(path, &config.base_path).ok_or_else(|| {
+            ScimError::NotFound(format!("SCIM endpoints are under '{}'", config.base_path))
+        })?;
+        let route = Route::parse(request.method(), relative)?;
+        log.route = Some(route.name());
+        let headers = request.headers();
+        let principal = self
+            .inner
+            .auth
+            .authenticate(header(headers, AUTHORIZATION.as_str()))
+            .await?;
+        log.tenant = Some(principal.tenant.clone());
+        let body = request.body();
+        if body.len() > config.max_body_bytes {
+            return Err(ScimError::PayloadTooLarge(format!(
+                "the request body exceeds {} bytes",
+                config.max_body_bytes
+            )));
+        }
+        if matches!(
+            *request.method(),
+            Method::POST | Method::PUT | Method::PATCH
+        ) {
+            check_content_type(headers)?;
+        }
+        let base = base_url(
+            config.public_url.as_deref(),
+            headers,
+            prefix,
+            &config.base_path,
+        );
+        let query = QueryParams::parse(request.uri().query());
+        let ctx = Ctx {
+            tenant: &principal.tenant,
+            store: self.inner.store.as_ref(),
+            config,
+            base_url: &base,
+            query: &query,
+            preconditions: Preconditions {
+                if_match: header(headers, IF_MATCH.as_str()).map(str::to_owned),
+                if_none_match: header(headers, IF_NONE_MATCH.as_str()).map(str::to_owned),
+            },
+        };
+        dispatch(&ctx, route, body).await
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn dispatch(ctx: &Ctx<'_>, route: Route, body: &[u8]) -> Result<Reply, ScimError> {
+    use ResourceKind::User;
+    match route {
+        Route::List(User) => ops::list::list(ctx, User).await,
+        Route::Create(User) => ops::users::create(ctx, body).await,
+        Route::Get(User, id) => ops::users::get(ctx, &id).await,
+        Route::Replace(User, id) => ops::users::replace(ctx, &id, body).await,
+        Route::Delete(User, id) => ops::users::delete(ctx, &id).await,
+        Route::Me => Err(ScimError::NotImplemented(
+            "/Me is not supported: tokens authenticate identity providers, not users".into(),
+        )),
+        other => Err(ScimError::NotImplemented(format!(
+            "'{}' is not implemented yet",
+            other.name()
+        ))),
+    }
+}

@@ -1,0 +1,432 @@
+//! Bearer tokens: format, issuing, argon2id verification, and a warm in-process cache.
+//!
+//! A token is `scimlet_<id>_<secret>`: `id` is 16 lowercase hex characters (random, not
+//! secret, the directory key), `secret` is 32 random bytes in unpadded base64url (which may
+//! itself contain `_`, so parsing splits at the first two `_` only). Only an argon2id hash of
+//! the secret is stored.
+//!
+//! Verification costs one consistent `GetItem` and, for a known id, one argon2id verification
+//! on a blocking thread. An unknown id is rejected right after the lookup without hashing:
+//! ids are random and not secret, so there is no oracle to protect, and floods of garbage
+//! tokens cannot make the server burn CPU and memory. Failures per token id are counted and
+//! slowed down. A verified token is cached by the SHA-256 of the whole token for a short TTL,
+//! so a warm Lambda pays the hash once per TTL; revocation is honoured within that TTL.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+
+use crate::error::ScimError;
+use crate::store::{Directory, StoreError, TenantId, TokenRecord};
+
+/// The fixed first part of every token.
+pub const TOKEN_PREFIX: &str = "scimlet";
+/// Bytes of randomness in a token secret (256 bits).
+pub const SECRET_BYTES: usize = 32;
+/// argon2id memory cost in KiB (OWASP: 19 MiB).
+pub const ARGON2_M_KIB: u32 = 19 * 1024;
+/// argon2id iterations (OWASP: 2).
+pub const ARGON2_T: u32 = 2;
+/// argon2id parallelism (OWASP: 1).
+pub const ARGON2_P: u32 = 1;
+
+/// Failures of one token id within [`FAILURE_WINDOW`] before answers are slowed down.
+const FREE_FAILURES: u32 = 5;
+const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+const MAX_FAILURE_DELAY: Duration = Duration::from_secs(2);
+/// Entries kept in each in-process map before it is cleared (bounds memory).
+const MAX_ENTRIES: usize = 10_000;
+
+/// The argon2id hasher with the parameters spelled out (never the crate's defaults, which may
+/// change). Verification reads the parameters from the stored PHC string, so hashes made with
+/// older parameters keep verifying.
+pub fn hasher() -> Result<Argon2<'static>, ScimError> {
+    let params =
+        Params::new(ARGON2_M_KIB, ARGON2_T, ARGON2_P, None).map_err(ScimError::internal)?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+/// Hashes a secret (a token secret or a user password) to an argon2id PHC string.
+/// CPU- and memory-heavy: call it from a blocking thread.
+pub fn hash_secret(secret: &str) -> Result<String, ScimError> {
+    let hash = hasher()?
+        .hash_password(secret.as_bytes())
+        .map_err(|e| ScimError::internal(e.to_string()))?;
+    Ok(hash.to_string())
+}
+
+/// Checks a secret against a PHC string. CPU- and memory-heavy: call it from a blocking thread.
+pub fn verify_secret(secret: &str, phc: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    hasher().is_ok_and(|h| h.verify_password(secret.as_bytes(), &parsed).is_ok())
+}
+
+/// Hashes on tokio's blocking pool so the async workers keep serving.
+pub async fn hash_secret_blocking(secret: String) -> Result<String, ScimError> {
+    tokio::task::spawn_blocking(move || hash_secret(&secret))
+        .await
+        .map_err(ScimError::internal)?
+}
+
+/// A parsed token. `Debug` never shows the secret.
+pub struct ParsedToken<'a> {
+    /// The public id.
+    pub id: &'a str,
+    /// The secret part.
+    pub secret: &'a str,
+}
+
+impl fmt::Debug for ParsedToken<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParsedToken")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Splits `scimlet_<id>_<secret>`; `None` if it is not of that form.
+pub fn parse_token(token: &str) -> Option<ParsedToken<'_>> {
+    let mut parts = token.splitn(3, '_');
+    let (prefix, id, secret) = (parts.next()?, parts.next()?, parts.next()?);
+    let id_ok = id.len() == 16 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let secret_ok = (32..=128).contains(&secret.len())
+        && secret
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    (prefix == TOKEN_PREFIX && id_ok && secret_ok).then_some(ParsedToken { id, secret })
+}
+
+/// A freshly issued token: the record to store and the full token to show once.
+pub struct IssuedToken {
+    /// What the directory stores (hash only).
+    pub record: TokenRecord,
+    /// The full bearer token. Shown to the operator once; never logged.
+    pub token: String,
+}
+
+impl fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("record", &self.record.id)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Makes a new token for `tenant` (random id and secret, argon2id hash). Blocking: hashes.
+pub fn issue_token(
+    tenant: &TenantId,
+    label: Option<String>,
+    expires_at: Option<i64>,
+    created: String,
+) -> Result<IssuedToken, ScimError> {
+    let mut id_bytes = [0u8; 8];
+    let mut secret_bytes = [0u8; SECRET_BYTES];
+    getrandom::fill(&mut id_bytes).map_err(|e| ScimError::internal(e.to_string()))?;
+    getrandom::fill(&mut secret_bytes).map_err(|e| ScimError::internal(e.to_string()))?;
+    let id: String = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let secret = URL_SAFE_NO_PAD.encode(secret_bytes);
+    let hash = hash_secret(&secret)?;
+    Ok(IssuedToken {
+        token: format!("{TOKEN_PREFIX}_{id}_{secret}"),
+        record: TokenRecord {
+            id,
+            tenant: tenant.clone(),
+            hash,
+            created,
+            expires_at,
+            label,
+        },
+    })
+}
+
+/// Who a verified request acts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The tenant whose resources the request may see.
+    pub tenant: TenantId,
+    /// The token id (safe to log).
+    pub token_id: String,
+}
+
+#[derive(Debug, Clone)]
+struct CacheEntry {
+    principal: Principal,
+    expires_at: Option<i64>,
+    cached_at: Instant,
+}
+
+/// Verifies bearer tokens against the directory, with a warm cache.
+#[derive(Clone)]
+pub struct Authenticator {
+    directory: Arc<dyn Directory>,
+    ttl: Duration,
+    cache: Arc<Mutex<HashMap<[u8; 32], CacheEntry>>>,
+    failures: Arc<Mutex<HashMap<String, (u32, Instant)>>>,
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unauthorized(detail: &str) -> ScimError {
+    ScimError::Unauthorized(detail.to_owned())
+}
+
+fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+impl Authenticator {
+    /// An authenticator whose cache keeps verified tokens for `ttl`.
+    pub fn new(directory: Arc<dyn Directory>, ttl: Duration) -> Self {
+        Authenticator {
+            directory,
+            ttl,
+            cache: Arc::default(),
+            failures: Arc::default(),
+        }
+    }
+
+    /// Authenticates an `Authorization` header value.
+    pub async fn authenticate(&self, header: Option<&str>) -> Result<Principal, ScimError> {
+        let header = header.ok_or_else(|| unauthorized("a bearer token is required"))?;
+        let token = header
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim())
+            .ok_or_else(|| unauthorized("the Authorization header must use the Bearer scheme"))?;
+        let parsed = parse_token(token).ok_or_else(|| unauthorized("malformed bearer token"))?;
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(principal) = self.cached(&digest) {
+            return Ok(principal);
+        }
+        let record = self
+            .directory
+            .get_token(parsed.id)
+            .await
+            .map_err(store_to_scim)?
+            .ok_or_else(|| unauthorized("unknown or revoked bearer token"))?;
+        if record.expires_at.is_some_and(|exp| exp <= now_unix()) {
+            return Err(unauthorized("the bearer token has expired"));
+        }
+        self.delay_after_failures(parsed.id).await;
+        let secret = parsed.secret.to_owned();
+        let phc = record.hash.clone();
+        let ok = tokio::task::spawn_blocking(move || verify_secret(&secret, &phc))
+            .await
+            .map_err(ScimError::internal)?;
+        if !ok {
+            self.record_failure(parsed.id);
+            return Err(unauthorized("unknown or revoked bearer token"));
+        }
+        let principal = Principal {
+            tenant: record.tenant.clone(),
+            token_id: record.id.clone(),
+        };
+        self.remember(digest, &principal, record.expires_at);
+        Ok(principal)
+    }
+
+    fn cached(&self, digest: &[u8; 32]) -> Option<Principal> {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = cache.get(digest)?;
+        let fresh = entry.cached_at.elapsed() < self.ttl
+            && entry.expires_at.is_none_or(|exp| exp > now_unix());
+        if fresh {
+            Some(entry.principal.clone())
+        } else {
+            cache.remove(digest);
+            None
+        }
+    }
+
+    fn remember(&self, digest: [u8; 32], principal: &Principal, expires_at: Option<i64>) {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= MAX_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(
+            digest,
+            CacheEntry {
+                principal: principal.clone(),
+                expires_at,
+                cached_at: Instant::now(),
+            },
+        );
+    }
+
+    /// Sleeps in proportion to the recent failures of this token id (beyond a few free ones).
+    async fn delay_after_failures(&self, token_id: &str) {
+        let recent = {
+            let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            failures
+                .get(token_id)
+                .filter(|(_, since)| since.elapsed() < FAILURE_WINDOW)
+                .map(|(n, _)| *n)
+                .unwrap_or(0)
+        };
+        if recent > FREE_FAILURES {
+            let delay = Duration::from_millis(200 * u64::from(recent - FREE_FAILURES));
+            tokio::time::sleep(delay.min(MAX_FAILURE_DELAY)).await;
+        }
+    }
+
+    fn record_failure(&self, token_id: &str) {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if failures.len() >= MAX_ENTRIES {
+            failures.clear();
+        }
+        let entry = failures
+            .entry(token_id.to_owned())
+            .or_insert((0, Instant::now()));
+        if entry.1.elapsed() >= FAILURE_WINDOW {
+            *entry = (0, Instant::now());
+        }
+        entry.0 += 1;
+    }
+
+    /// How many recent failures are recorded for a token id (for tests and diagnostics).
+    pub fn recent_failures(&self, token_id: &str) -> u32 {
+        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        failures
+            .get(token_id)
+            .filter(|(_, since)| since.elapsed() < FAILURE_WINDOW)
+            .map(|(n, _)| *n)
+            .unwrap_or(0)
+    }
+}
+
+/// Maps a directory failure during authentication (an outage is a 5xx/429, never a 401).
+fn store_to_scim(err: StoreError) -> ScimError {
+    match err {
+        StoreError::Throttled => ScimError::Throttled {
+            retry_after_secs: 1,
+        },
+        other => ScimError::internal(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::memory::MemoryStore;
+    use crate::store::{Directory, Tenant};
+
+    #[test]
+    fn parses_only_well_formed_tokens() {
+        let secret = "A".repeat(43);
+        let good = format!("scimlet_0123456789abcdef_{secret}");
+        let parsed = parse_token(&good).unwrap();
+        assert_eq!(parsed.id, "0123456789abcdef");
+        assert_eq!(parsed.secret, secret);
+        let with_underscore = format!("scimlet_0123456789abcdef_ab_{secret}");
+        assert_eq!(
+            parse_token(&with_underscore).unwrap().secret,
+            format!("ab_{secret}")
+        );
+        for bad in [
+            format!("scimlet_0123456789ABCDEF_{secret}"),
+            format!("scimlet_0123456789abcde_{secret}"),
+            format!("other_0123456789abcdef_{secret}"),
+            "scimlet_0123456789abcdef_short".to_owned(),
+            format!("scimlet_0123456789abcdef_{secret}!"),
+            String::new(),
+        ] {
+            assert!(parse_token(&bad).is_none(), "{bad}");
+        }
+        assert!(!format!("{parsed:?}").contains(&secret));
+    }
+
+    #[test]
+    fn hashes_with_owasp_argon2id_parameters() {
+        let phc = hash_secret("hunter2").unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(verify_secret("hunter2", &phc));
+        assert!(!verify_secret("hunter3", &phc));
+        assert!(!verify_secret("hunter2", "not a phc string"));
+    }
+
+    async fn setup() -> (MemoryStore, Authenticator, IssuedToken) {
+        let store = MemoryStore::new();
+        let tenant = TenantId::new("acme").unwrap();
+        store
+            .create_tenant(&Tenant {
+                id: tenant.clone(),
+                created: "now".into(),
+            })
+            .await
+            .unwrap();
+        let issued = issue_token(&tenant, None, None, "now".into()).unwrap();
+        store.put_token(&issued.record).await.unwrap();
+        let auth = Authenticator::new(Arc::new(store.clone()), Duration::from_secs(60));
+        (store, auth, issued)
+    }
+
+    #[tokio::test]
+    async fn verifies_issued_tokens_and_rejects_others() {
+        let (_, auth, issued) = setup().await;
+        let header = format!("Bearer {}", issued.token);
+        let p = auth.authenticate(Some(&header)).await.unwrap();
+        assert_eq!(p.tenant.as_str(), "acme");
+        // Scheme is case-insensitive.
+        auth.authenticate(Some(&format!("bearer {}", issued.token)))
+            .await
+            .unwrap();
+        let wrong = format!("Bearer scimlet_{}_{}", issued.record.id, "B".repeat(43));
+        let err = auth.authenticate(Some(&wrong)).await.unwrap_err();
+        assert_eq!(err.status(), http::StatusCode::UNAUTHORIZED);
+        assert_eq!(auth.recent_failures(&issued.record.id), 1);
+        let unknown = format!("Bearer scimlet_ffffffffffffffff_{}", "B".repeat(43));
+        assert_eq!(
+            auth.authenticate(Some(&unknown))
+                .await
+                .unwrap_err()
+                .status(),
+            http::StatusCode::UNAUTHORIZED
+        );
+        assert!(auth.authenticate(None).await.is_err());
+        assert!(auth.authenticate(Some("Basic abc")).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn revocation_is_seen_once_the_cache_expires() {
+        let (store, _, issued) = setup().await;
+        let auth = Authenticator::new(Arc::new(store.clone()), Duration::ZERO);
+        let header = format!("Bearer {}", issued.token);
+        auth.authenticate(Some(&header)).await.unwrap();
+        store
+            .delete_token(&issued.record.tenant, &issued.record.id)
+            .await
+            .unwrap();
+        assert!(auth.authenticate(Some(&header)).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn expired_tokens_are_rejected() {
+        let (store, auth, _) = setup().await;
+        let tenant = TenantId::new("acme").unwrap();
+        let issued = issue_token(&tenant, None, Some(now_unix() - 1), "now".into()).unwrap();
+        store.put_token(&issued.record).await.unwrap();
+        let err = auth
+            .authenticate(Some(&format!("Bearer {}", issued.token)))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("expired"));
+    }
+}

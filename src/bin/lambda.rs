@@ -1,0 +1,34 @@
+//! The Lambda function (`bootstrap`): configuration, the AWS client and the `App` are built
+//! once per container; each API Gateway event is then handled by `App::handle`, which never
+//! fails (errors are SCIM responses), so the runtime never sees an `Err`.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use lambda_http::{Request, service_fn};
+use scimlet::store::dynamo::{DynamoStore, connect};
+use scimlet::{App, Config};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .with_ansi(false)
+        .init();
+    let config = Config::from_env()?;
+    let table =
+        std::env::var("SCIMLET_TABLE").map_err(|_| "SCIMLET_TABLE must name the DynamoDB table")?;
+    let endpoint = std::env::var("SCIMLET_DYNAMODB_ENDPOINT").ok();
+    let store = DynamoStore::new(connect(endpoint.as_deref(), None).await, table);
+    let app = App::new(config, Arc::new(store.clone()), Arc::new(store));
+    let app = &app;
+    lambda_http::run(service_fn(move |request: Request| async move {
+        Ok::<_, Infallible>(scimlet::http::lambda::handle(app, request).await)
+    }))
+    .await
+}

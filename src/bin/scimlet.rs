@@ -1,0 +1,343 @@
+//! The `scimlet` command: run the server locally, and manage tables, tenants and tokens.
+//! Only wiring lives here: argument parsing (clap), logging set-up, and one call into the
+//! library per command.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use scimlet::admin;
+use scimlet::store::dynamo::{DynamoStore, TableCreation, connect, create_table};
+use scimlet::store::memory::MemoryStore;
+use scimlet::store::{Directory, ResourceStore, TenantId};
+use scimlet::{App, Config};
+
+#[derive(Parser)]
+#[command(
+    name = "scimlet",
+    version,
+    about = "A multi-tenant SCIM 2.0 server for AWS Lambda and DynamoDB"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the SCIM server locally (embedded in-memory store unless --dynamodb-endpoint or
+    /// --table is given).
+    Serve(ServeArgs),
+    /// Manage the DynamoDB table.
+    Table {
+        #[command(subcommand)]
+        command: TableCommand,
+    },
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Manage a tenant's bearer tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+/// Where the DynamoDB table is.
+#[derive(Args, Clone)]
+struct DynamoArgs {
+    /// DynamoDB table name.
+    #[arg(long, env = "SCIMLET_TABLE", default_value = "scimlet")]
+    table: String,
+    /// DynamoDB endpoint URL (e.g. DynamoDB Local); the AWS default when absent.
+    #[arg(long, env = "SCIMLET_DYNAMODB_ENDPOINT")]
+    dynamodb_endpoint: Option<String>,
+    /// AWS region (defaults to the AWS configuration chain).
+    #[arg(long)]
+    region: Option<String>,
+}
+
+impl DynamoArgs {
+    async fn store(&self) -> DynamoStore {
+        let client = connect(self.dynamodb_endpoint.as_deref(), self.region.as_deref()).await;
+        DynamoStore::new(client, self.table.clone())
+    }
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Serve from DynamoDB at this endpoint (e.g. DynamoDB Local) instead of memory.
+    #[arg(long, env = "SCIMLET_DYNAMODB_ENDPOINT")]
+    dynamodb_endpoint: Option<String>,
+    /// DynamoDB table (implies DynamoDB mode).
+    #[arg(long)]
+    table: Option<String>,
+    /// AWS region for DynamoDB mode.
+    #[arg(long)]
+    region: Option<String>,
+    /// In DynamoDB mode, create the table first if it does not exist.
+    #[arg(long)]
+    create_table: bool,
+    /// On the embedded store: the tenant created at start.
+    #[arg(long, default_value = "default")]
+    tenant: String,
+}
+
+#[derive(Subcommand)]
+enum TableCommand {
+    /// Create the table (PK/SK, GSI1, streams, TTL); does nothing if it exists.
+    Create(DynamoArgs),
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant (id: lowercase letters, digits and '-').
+    Create {
+        /// Tenant id.
+        name: String,
+        #[command(flatten)]
+        dynamo: DynamoArgs,
+    },
+    /// List tenants.
+    List(DynamoArgs),
+    /// Delete a tenant with its tokens and all its users and groups.
+    Delete {
+        /// Tenant id.
+        name: String,
+        /// Confirm the deletion.
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        dynamo: DynamoArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Issue a token and print it (once: only its hash is stored).
+    Issue {
+        /// Tenant id.
+        tenant: String,
+        /// A label to recognise the token by (e.g. "okta-prod").
+        #[arg(long)]
+        label: Option<String>,
+        /// Days until the token expires.
+        #[arg(long, default_value_t = 730, conflicts_with = "no_expiry")]
+        expires_in_days: u32,
+        /// Issue a token that never expires.
+        #[arg(long)]
+        no_expiry: bool,
+        #[command(flatten)]
+        dynamo: DynamoArgs,
+    },
+    /// List a tenant's tokens (ids, labels, dates).
+    List {
+        /// Tenant id.
+        tenant: String,
+        #[command(flatten)]
+        dynamo: DynamoArgs,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        /// Tenant id.
+        tenant: String,
+        /// Token id (the 16 hex characters after `scimlet_`).
+        token_id: String,
+        #[command(flatten)]
+        dynamo: DynamoArgs,
+    },
+}
+
+type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+fn tenant_id(raw: &str) -> Result<TenantId, Box<dyn std::error::Error>> {
+    TenantId::new(raw).map_err(|e| format!("'{raw}': {e}").into())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SCIMLET_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,scimlet=info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Table { command } => table(command).await,
+        Command::Tenant { command } => tenant(command).await,
+        Command::Token { command } => token(command).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> CliResult {
+    let config = Config::from_env()?;
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let addr = listener.local_addr()?;
+    let base = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}{}", config.base_path));
+    let dynamo_mode = args.dynamodb_endpoint.is_some() || args.table.is_some();
+    let app = if dynamo_mode {
+        let dynamo = DynamoArgs {
+            table: args.table.unwrap_or_else(|| "scimlet".into()),
+            dynamodb_endpoint: args.dynamodb_endpoint,
+            region: args.region,
+        };
+        let store = dynamo.store().await;
+        if args.create_table {
+            create_table(store.client(), store.table()).await?;
+        }
+        println!(
+            "scimlet is serving SCIM 2.0 from DynamoDB table '{}'.",
+            store.table()
+        );
+        println!("  Base URL: {base}");
+        println!(
+            "  Tokens:   scimlet token issue <tenant> --table {}",
+            store.table()
+        );
+        App::new(config, Arc::new(store.clone()), Arc::new(store))
+    } else {
+        let store = MemoryStore::new();
+        let tenant = tenant_id(&args.tenant)?;
+        admin::create_tenant(&store, &tenant).await?;
+        let issued = admin::issue(&store, &tenant, Some("serve".into()), None).await?;
+        println!(
+            "scimlet is serving SCIM 2.0 on the embedded in-memory store (data is lost on exit)."
+        );
+        println!("  Tenant:   {tenant}");
+        println!("  Base URL: {base}");
+        println!("  Token:    {}", issued.token);
+        println!();
+        println!(
+            "  curl -H 'Authorization: Bearer {}' {base}/Users",
+            issued.token
+        );
+        App::new(config, Arc::new(store.clone()), Arc::new(store))
+    };
+    scimlet::http::serve::serve(listener, app, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        // No signal handling available: serve until killed.
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn table(command: TableCommand) -> CliResult {
+    match command {
+        TableCommand::Create(dynamo) => {
+            let store = dynamo.store().await;
+            match create_table(store.client(), store.table()).await? {
+                TableCreation::Created => println!("created table '{}'", store.table()),
+                TableCreation::AlreadyExisted => {
+                    println!("table '{}' already exists", store.table());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn tenant(command: TenantCommand) -> CliResult {
+    match command {
+        TenantCommand::Create { name, dynamo } => {
+            let store = dynamo.store().await;
+            let t = admin::create_tenant(&store, &tenant_id(&name)?).await?;
+            println!("created tenant '{}'", t.id);
+        }
+        TenantCommand::List(dynamo) => {
+            let store = dynamo.store().await;
+            for t in Directory::list_tenants(&store).await? {
+                println!("{}\tcreated {}", t.id, t.created);
+            }
+        }
+        TenantCommand::Delete { name, yes, dynamo } => {
+            if !yes {
+                return Err(
+                    "deleting a tenant removes all its users, groups and tokens; \
+                            repeat with --yes to confirm"
+                        .into(),
+                );
+            }
+            let store = dynamo.store().await;
+            let id = tenant_id(&name)?;
+            admin::delete_tenant(&store, &store as &dyn ResourceStore, &id).await?;
+            println!("deleted tenant '{id}'");
+        }
+    }
+    Ok(())
+}
+
+async fn token(command: TokenCommand) -> CliResult {
+    match command {
+        TokenCommand::Issue {
+            tenant,
+            label,
+            expires_in_days,
+            no_expiry,
+            dynamo,
+        } => {
+            let store = dynamo.store().await;
+            let days = (!no_expiry).then_some(expires_in_days);
+            let issued = admin::issue(&store, &tenant_id(&tenant)?, label, days).await?;
+            eprintln!(
+                "token '{}' issued for tenant '{tenant}'; it is shown once, store it now:",
+                issued.record.id
+            );
+            println!("{}", issued.token);
+        }
+        TokenCommand::List { tenant, dynamo } => {
+            let store = dynamo.store().await;
+            for t in admin::list_tokens(&store, &tenant_id(&tenant)?).await? {
+                let expires = t.expires_at.map_or_else(|| "never".to_owned(), format_unix);
+                println!(
+                    "{}\tcreated {}\texpires {}\t{}",
+                    t.id,
+                    t.created,
+                    expires,
+                    t.label.unwrap_or_default()
+                );
+            }
+        }
+        TokenCommand::Revoke {
+            tenant,
+            token_id,
+            dynamo,
+        } => {
+            let store = dynamo.store().await;
+            admin::revoke(&store, &tenant_id(&tenant)?, &token_id).await?;
+            println!("revoked token '{token_id}'");
+        }
+    }
+    Ok(())
+}
+
+fn format_unix(secs: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| secs.to_string())
+}

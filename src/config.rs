@@ -1,0 +1,170 @@
+//! Server configuration, read from the environment (or the CLI) and validated once at start.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `SCIMLET_PUBLIC_URL` | – | public SCIM base URL used in `meta.location`, `Location` and `$ref` (e.g. `https://id.example.com/scim/v2`); without it, the request's Host and path prefix are used |
+//! | `SCIMLET_BASE_PATH` | `/scim/v2` | path prefix of the SCIM endpoints |
+//! | `SCIMLET_MAX_BODY_BYTES` | `1048576` | request body limit (413 beyond it) |
+//! | `SCIMLET_TOKEN_CACHE_SECONDS` | `60` | how long a verified token is trusted without re-checking the directory |
+//! | `SCIMLET_MAX_PAGE_SIZE` | `1000` | the largest `count` a list returns (larger requests are capped) |
+//! | `SCIMLET_MAX_SCAN` | `10000` | items a list request may examine before failing with `tooMany` |
+
+use std::time::Duration;
+
+/// Validated server configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Public base URL of the SCIM API, without a trailing `/`.
+    pub public_url: Option<String>,
+    /// Path prefix of the SCIM endpoints, starting with `/`, without a trailing `/`.
+    pub base_path: String,
+    /// Request body limit in bytes.
+    pub max_body_bytes: usize,
+    /// How long a verified token is cached.
+    pub token_cache_ttl: Duration,
+    /// The largest page a list returns.
+    pub max_page_size: usize,
+    /// The most items one list request may examine.
+    pub max_scan: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            public_url: None,
+            base_path: "/scim/v2".into(),
+            max_body_bytes: 1024 * 1024,
+            token_cache_ttl: Duration::from_secs(60),
+            max_page_size: 1000,
+            max_scan: 10_000,
+        }
+    }
+}
+
+/// A configuration value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {name}: {reason}")]
+pub struct ConfigError {
+    /// The variable or option.
+    pub name: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        name,
+        reason: reason.into(),
+    }
+}
+
+impl Config {
+    /// Reads the `SCIMLET_*` variables (see the module docs) over the defaults.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut config = Config::default();
+        if let Some(url) = lookup("SCIMLET_PUBLIC_URL").filter(|v| !v.is_empty()) {
+            config.public_url = Some(url);
+        }
+        if let Some(path) = lookup("SCIMLET_BASE_PATH") {
+            config.base_path = path;
+        }
+        let number = |name: &'static str| -> Result<Option<u64>, ConfigError> {
+            lookup(name)
+                .map(|v| {
+                    v.parse::<u64>()
+                        .map_err(|_| invalid(name, "not a whole number"))
+                })
+                .transpose()
+        };
+        if let Some(n) = number("SCIMLET_MAX_BODY_BYTES")? {
+            config.max_body_bytes =
+                usize::try_from(n).map_err(|_| invalid("SCIMLET_MAX_BODY_BYTES", "too large"))?;
+        }
+        if let Some(n) = number("SCIMLET_TOKEN_CACHE_SECONDS")? {
+            config.token_cache_ttl = Duration::from_secs(n);
+        }
+        if let Some(n) = number("SCIMLET_MAX_PAGE_SIZE")? {
+            config.max_page_size =
+                usize::try_from(n).map_err(|_| invalid("SCIMLET_MAX_PAGE_SIZE", "too large"))?;
+        }
+        if let Some(n) = number("SCIMLET_MAX_SCAN")? {
+            config.max_scan =
+                usize::try_from(n).map_err(|_| invalid("SCIMLET_MAX_SCAN", "too large"))?;
+        }
+        config.validate()
+    }
+
+    /// Checks and normalises the values.
+    pub fn validate(mut self) -> Result<Self, ConfigError> {
+        if let Some(url) = &self.public_url {
+            let trimmed = url.trim_end_matches('/');
+            if !(trimmed.starts_with("https://") || trimmed.starts_with("http://")) {
+                return Err(invalid(
+                    "SCIMLET_PUBLIC_URL",
+                    "must start with https:// or http://",
+                ));
+            }
+            self.public_url = Some(trimmed.to_owned());
+        }
+        let path = self.base_path.trim_end_matches('/').to_owned();
+        if !path.is_empty() && !path.starts_with('/') {
+            return Err(invalid("SCIMLET_BASE_PATH", "must start with '/'"));
+        }
+        self.base_path = path;
+        if self.max_body_bytes == 0 {
+            return Err(invalid("SCIMLET_MAX_BODY_BYTES", "must be positive"));
+        }
+        if self.max_page_size == 0 {
+            return Err(invalid("SCIMLET_MAX_PAGE_SIZE", "must be positive"));
+        }
+        if self.max_scan < self.max_page_size {
+            return Err(invalid(
+                "SCIMLET_MAX_SCAN",
+                "must be at least SCIMLET_MAX_PAGE_SIZE",
+            ));
+        }
+        Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        assert_eq!(from(&[]).unwrap(), Config::default());
+        let c = from(&[
+            ("SCIMLET_PUBLIC_URL", "https://x.example/scim/v2/"),
+            ("SCIMLET_BASE_PATH", "/api/scim/"),
+            ("SCIMLET_MAX_BODY_BYTES", "2048"),
+        ])
+        .unwrap();
+        assert_eq!(c.public_url.as_deref(), Some("https://x.example/scim/v2"));
+        assert_eq!(c.base_path, "/api/scim");
+        assert_eq!(c.max_body_bytes, 2048);
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        assert!(from(&[("SCIMLET_PUBLIC_URL", "ftp://x")]).is_err());
+        assert!(from(&[("SCIMLET_BASE_PATH", "scim")]).is_err());
+        assert!(from(&[("SCIMLET_MAX_BODY_BYTES", "lots")]).is_err());
+        assert!(from(&[("SCIMLET_MAX_PAGE_SIZE", "0")]).is_err());
+    }
+}

@@ -1,0 +1,231 @@
+//! `ScimError`: every way a request can fail, and its RFC 7644 §3.12 rendering.
+//!
+//! The HTTP status and the `scimType` of each failure are decided in exactly one place
+//! ([`ScimError::status`] and [`ScimError::scim_type`], both exhaustive matches), so a new
+//! variant cannot silently become a generic error. `detail` texts are written for the client
+//! and never echo attribute values back (they may be personal data); the cause of an
+//! [`ScimError::Internal`] is logged, never sent.
+
+use std::fmt;
+
+use http::StatusCode;
+use serde_json::{Value, json};
+
+/// The URN of the SCIM error message schema (RFC 7644 §3.12).
+pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+
+/// A failed SCIM request. `Display` is the `detail` sent to the client.
+#[derive(Debug, thiserror::Error)]
+pub enum ScimError {
+    /// The request body is not valid JSON or not the expected JSON shape (400 `invalidSyntax`).
+    #[error("{0}")]
+    InvalidSyntax(String),
+    /// An attribute value has the wrong type or is otherwise unacceptable (400 `invalidValue`).
+    #[error("{0}")]
+    InvalidValue(String),
+    /// The `filter` cannot be parsed or evaluated (400 `invalidFilter`).
+    #[error("{0}")]
+    InvalidFilter(String),
+    /// A PATCH path or attribute path names nothing the resource has (400 `invalidPath`).
+    #[error("{0}")]
+    InvalidPath(String),
+    /// A PATCH path with a value filter matched nothing (400 `noTarget`).
+    #[error("{0}")]
+    NoTarget(String),
+    /// An attempt to change a read-only or immutable attribute (400 `mutability`).
+    #[error("{0}")]
+    Mutability(String),
+    /// The request would need more work than the server allows (400 `tooMany`).
+    #[error("{0}")]
+    TooMany(String),
+    /// A query parameter or header is malformed (400, no `scimType`).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Missing, malformed, unknown, expired or revoked bearer token (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// No such resource in this tenant, or no such endpoint (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The endpoint exists but not with this HTTP method (405).
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// A unique attribute value is already taken (409 `uniqueness`).
+    #[error("{0}")]
+    Uniqueness(String),
+    /// `If-Match` did not match the current version (412, no `scimType`: RFC 7644 has none).
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// The request body is larger than the configured limit (413).
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The request body is not JSON (415).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The store is throttling or contended even after retries (429 with `Retry-After`).
+    #[error("the service is busy; retry after {retry_after_secs} s")]
+    Throttled {
+        /// Seconds the client should wait, sent as `Retry-After`.
+        retry_after_secs: u32,
+    },
+    /// A SCIM feature this server does not implement (501).
+    #[error("{0}")]
+    NotImplemented(String),
+    /// A bug or an outage. The cause is logged by the handler; the client sees a generic text.
+    #[error("internal server error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The `scimType` keywords of RFC 7644 §3.12, as sent on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScimType {
+    /// `invalidFilter`
+    InvalidFilter,
+    /// `tooMany`
+    TooMany,
+    /// `uniqueness`
+    Uniqueness,
+    /// `mutability`
+    Mutability,
+    /// `invalidSyntax`
+    InvalidSyntax,
+    /// `invalidPath`
+    InvalidPath,
+    /// `noTarget`
+    NoTarget,
+    /// `invalidValue`
+    InvalidValue,
+}
+
+impl ScimType {
+    /// The keyword as it appears in the error body.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScimType::InvalidFilter => "invalidFilter",
+            ScimType::TooMany => "tooMany",
+            ScimType::Uniqueness => "uniqueness",
+            ScimType::Mutability => "mutability",
+            ScimType::InvalidSyntax => "invalidSyntax",
+            ScimType::InvalidPath => "invalidPath",
+            ScimType::NoTarget => "noTarget",
+            ScimType::InvalidValue => "invalidValue",
+        }
+    }
+}
+
+impl fmt::Display for ScimType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ScimError {
+    /// Wraps an unexpected failure (a bug or an outage) as a 500.
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        ScimError::Internal(cause.into())
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ScimError::InvalidSyntax(_)
+            | ScimError::InvalidValue(_)
+            | ScimError::InvalidFilter(_)
+            | ScimError::InvalidPath(_)
+            | ScimError::NoTarget(_)
+            | ScimError::Mutability(_)
+            | ScimError::TooMany(_)
+            | ScimError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ScimError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ScimError::NotFound(_) => StatusCode::NOT_FOUND,
+            ScimError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ScimError::Uniqueness(_) => StatusCode::CONFLICT,
+            ScimError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ScimError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ScimError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ScimError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ScimError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            ScimError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The RFC 7644 §3.12 `scimType`, where the RFC defines one for this failure.
+    pub fn scim_type(&self) -> Option<ScimType> {
+        match self {
+            ScimError::InvalidSyntax(_) => Some(ScimType::InvalidSyntax),
+            ScimError::InvalidValue(_) => Some(ScimType::InvalidValue),
+            ScimError::InvalidFilter(_) => Some(ScimType::InvalidFilter),
+            ScimError::InvalidPath(_) => Some(ScimType::InvalidPath),
+            ScimError::NoTarget(_) => Some(ScimType::NoTarget),
+            ScimError::Mutability(_) => Some(ScimType::Mutability),
+            ScimError::TooMany(_) => Some(ScimType::TooMany),
+            ScimError::Uniqueness(_) => Some(ScimType::Uniqueness),
+            ScimError::BadRequest(_)
+            | ScimError::Unauthorized(_)
+            | ScimError::NotFound(_)
+            | ScimError::MethodNotAllowed(_)
+            | ScimError::PreconditionFailed(_)
+            | ScimError::PayloadTooLarge(_)
+            | ScimError::UnsupportedMediaType(_)
+            | ScimError::Throttled { .. }
+            | ScimError::NotImplemented(_)
+            | ScimError::Internal(_) => None,
+        }
+    }
+
+    /// The RFC 7644 §3.12 error body (`status` is a string, as the RFC's examples show).
+    pub fn to_body(&self) -> Value {
+        let mut body = json!({
+            "schemas": [ERROR_SCHEMA],
+            "status": self.status().as_u16().to_string(),
+            "detail": self.to_string(),
+        });
+        if let (Some(scim_type), Some(map)) = (self.scim_type(), body.as_object_mut()) {
+            map.insert("scimType".into(), Value::from(scim_type.as_str()));
+        }
+        body
+    }
+
+    /// Walks the error's `source()` chain into one line, for logs (never sent to clients).
+    pub fn chain(&self) -> String {
+        let mut out = String::new();
+        let mut current: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(err) = current {
+            if !out.is_empty() {
+                out.push_str(": caused by: ");
+            }
+            out.push_str(&err.to_string());
+            current = err.source();
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uniqueness_renders_rfc_body() {
+        let body = ScimError::Uniqueness("userName is already taken".into()).to_body();
+        assert_eq!(body["schemas"][0], ERROR_SCHEMA);
+        assert_eq!(body["status"], "409");
+        assert_eq!(body["scimType"], "uniqueness");
+        assert_eq!(body["detail"], "userName is already taken");
+    }
+
+    #[test]
+    fn precondition_failed_has_no_scim_type() {
+        let body = ScimError::PreconditionFailed("version mismatch".into()).to_body();
+        assert_eq!(body["status"], "412");
+        assert!(body.get("scimType").is_none());
+    }
+
+    #[test]
+    fn internal_hides_its_cause_but_chain_keeps_it() {
+        let err = ScimError::internal("disk on fire");
+        assert_eq!(err.to_body()["detail"], "internal server error");
+        assert!(err.chain().contains("disk on fire"));
+        assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

@@ -1,0 +1,45 @@
+//! The Lambda front door: API Gateway HTTP API (payload v2) events, via `lambda_http`.
+//!
+//! This module and `src/bin/lambda.rs` are the only code that names `lambda_http`. The
+//! adapter reads the request's path and raw query from its URI, which `lambda_http` rebuilds
+//! from the event's `rawPath` and `rawQueryString` (its pre-parsed query map re-encodes values
+//! and is not used). With a non-`$default` stage, `lambda_http` puts `/{stage}` in front of
+//! the path unless `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set; the router accepts both.
+
+use bytes::Bytes;
+use lambda_http::Body;
+
+use crate::app::App;
+
+/// Converts a `lambda_http` request into the core's request type.
+pub fn into_core_request(request: lambda_http::Request) -> http::Request<Bytes> {
+    let (parts, body) = request.into_parts();
+    let bytes = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(text) => Bytes::from(text),
+        Body::Binary(data) => Bytes::from(data),
+        // `Body` may grow variants; treat unknown ones as empty rather than fail to compile.
+        #[allow(unreachable_patterns)]
+        _ => Bytes::new(),
+    };
+    http::Request::from_parts(parts, bytes)
+}
+
+/// Converts the core's response into a `lambda_http` response (text body: SCIM is JSON).
+pub fn into_lambda_response(response: http::Response<Bytes>) -> lambda_http::Response<Body> {
+    let (parts, body) = response.into_parts();
+    let body = if body.is_empty() {
+        Body::Empty
+    } else {
+        match String::from_utf8(body.to_vec()) {
+            Ok(text) => Body::Text(text),
+            Err(e) => Body::Binary(e.into_bytes()),
+        }
+    };
+    lambda_http::Response::from_parts(parts, body)
+}
+
+/// Handles one Lambda event. Never fails: every error is a SCIM error response.
+pub async fn handle(app: &App, request: lambda_http::Request) -> lambda_http::Response<Body> {
+    into_lambda_response(app.handle(into_core_request(request)).await)
+}

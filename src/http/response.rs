@@ -1,0 +1,87 @@
+//! Building HTTP responses: SCIM JSON bodies with `application/scim+json`, `Location`,
+//! `ETag`, `WWW-Authenticate` on 401 and `Retry-After` on 429.
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, ETAG, HeaderValue, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{Response, StatusCode};
+use serde_json::Value;
+
+use crate::error::ScimError;
+use crate::ops::Reply;
+
+/// The SCIM media type (RFC 7644 §8.1).
+pub const SCIM_JSON: &str = "application/scim+json";
+
+fn json_response(status: StatusCode, body: &Value) -> Response<Bytes> {
+    // Serialising a `Value` cannot fail; fall back to an empty body rather than panic.
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut response = Response::new(Bytes::from(bytes));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    response
+}
+
+fn empty_response(status: StatusCode) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = status;
+    response
+}
+
+/// Renders a successful operation.
+pub fn reply_response(reply: Reply) -> Response<Bytes> {
+    let mut response = match &reply.body {
+        Some(body) => json_response(reply.status, body),
+        None => empty_response(reply.status),
+    };
+    let headers = response.headers_mut();
+    if let Some(location) = reply.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        headers.insert(LOCATION, location);
+    }
+    if let Some(etag) = reply.etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
+        headers.insert(ETAG, etag);
+    }
+    response
+}
+
+/// Renders an error as an RFC 7644 §3.12 body.
+pub fn error_response(err: &ScimError) -> Response<Bytes> {
+    let mut response = json_response(err.status(), &err.to_body());
+    let headers = response.headers_mut();
+    match err {
+        ScimError::Unauthorized(_) => {
+            headers.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"scimlet\""),
+            );
+        }
+        ScimError::Throttled { retry_after_secs } => {
+            headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        _ => {}
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_carry_their_headers() {
+        let r = error_response(&ScimError::Unauthorized("no".into()));
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert!(
+            r.headers()[WWW_AUTHENTICATE]
+                .to_str()
+                .unwrap()
+                .starts_with("Bearer")
+        );
+        assert_eq!(r.headers()[CONTENT_TYPE], SCIM_JSON);
+        let r = error_response(&ScimError::Throttled {
+            retry_after_secs: 2,
+        });
+        assert_eq!(r.headers()[RETRY_AFTER], "2");
+    }
+}

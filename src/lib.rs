@@ -1,0 +1,34 @@
+//! scimlet: a multi-tenant SCIM 2.0 service provider (RFC 7643 / RFC 7644) for AWS Lambda
+//! and DynamoDB, also runnable locally on an embedded store.
+//!
+//! # Layout
+//!
+//! - [`admin`]: tenant and token administration (the CLI's commands).
+//! - [`app`]: [`App`], the entry point: `App::handle(Request) -> Response`, never failing.
+//! - [`http`]: routing into a closed `Route` enum, query strings, responses, and the two front
+//!   doors: the local hyper server ([`http::serve`]) and the Lambda adapter ([`http::lambda`]).
+//! - [`auth`]: bearer token format, argon2id hashing and verification, the warm cache.
+//! - [`ops`]: the SCIM operations (users, listing) over a tenant-scoped store.
+//! - [`schema`]: resource types and attribute definitions; input normalisation and output.
+//! - [`filter`]: the filter grammar (winnow), its AST and evaluation.
+//! - [`store`]: the store traits, the key layout, the in-memory and DynamoDB stores.
+//! - [`config`]: configuration from the environment, validated once.
+//! - [`error`]: `ScimError`, every failure with its status and `scimType`.
+//!
+//! The SCIM core (everything but `store::dynamo` and `http::lambda`) names no AWS or Lambda
+//! type; see ARCHITECTURE.md for the invariants.
+
+pub mod admin;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod filter;
+pub mod http;
+pub mod ops;
+pub mod schema;
+pub mod store;
+
+pub use app::App;
+pub use config::Config;
+pub use error::ScimError;

@@ -1,0 +1,54 @@
+//! Rendering stored resources as SCIM JSON: `schemas` listing the extensions present, `id`
+//! first, attributes in their canonical spelling, `returned: never` attributes left out, and
+//! `meta` built from the stored metadata and the public base URL.
+
+use serde_json::{Map, Value};
+
+use super::{Returned, resource_type};
+use crate::store::Resource;
+
+/// Formats a version number as the weak ETag used for `meta.version` and the `ETag` header.
+pub fn etag(version: u64) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// The URL of a resource under the public base URL (which has no trailing `/`).
+pub fn location(base_url: &str, resource: &Resource) -> String {
+    format!("{base_url}/{}/{}", resource.kind.endpoint(), resource.id)
+}
+
+/// Renders a resource as its SCIM representation.
+pub fn render(resource: &Resource, base_url: &str) -> Value {
+    let rt = resource_type(resource.kind);
+    let mut schemas = vec![Value::from(rt.core.id)];
+    let mut out = Map::new();
+    out.insert("schemas".into(), Value::Null); // placeholder keeps `schemas` first
+    out.insert("id".into(), Value::from(resource.id.clone()));
+    for (name, value) in &resource.attributes {
+        if let Some(ext) = rt.extension(name) {
+            schemas.push(Value::from(ext.id));
+            out.insert(name.clone(), value.clone());
+            continue;
+        }
+        let returned = rt
+            .core
+            .attribute(name)
+            .map(|d| d.returned)
+            .unwrap_or(Returned::Default);
+        if returned != Returned::Never {
+            out.insert(name.clone(), value.clone());
+        }
+    }
+    out.insert("schemas".into(), Value::Array(schemas));
+    let mut meta = Map::new();
+    meta.insert("resourceType".into(), Value::from(resource.kind.name()));
+    meta.insert("created".into(), Value::from(resource.created.clone()));
+    meta.insert(
+        "lastModified".into(),
+        Value::from(resource.last_modified.clone()),
+    );
+    meta.insert("location".into(), Value::from(location(base_url, resource)));
+    meta.insert("version".into(), Value::from(etag(resource.version)));
+    out.insert("meta".into(), Value::Object(meta));
+    Value::Object(out)
+}

@@ -1,0 +1,131 @@
+//! The single-table key layout (a public contract: SaaS teams read the table and its stream).
+//!
+//! | item | PK | SK | GSI1PK / GSI1SK |
+//! |---|---|---|---|
+//! | tenant | `T#<tid>#META` | `TENANT` | `TENANTS` / `<tid>` |
+//! | token | `TOKEN#<token-id>` | `TOKEN` | `TOKENS#<tid>` / `<token-id>` |
+//! | user | `T#<tid>#U#<uid>` | `USER` | `T#<tid>#USERS` / `<uid>` |
+//! | group | `T#<tid>#G#<gid>` | `GROUP` | `T#<tid>#GROUPS` / `<gid>` |
+//! | uniqueness guard | `T#<tid>#UNIQ#<User or Group>.<attr>#<normalised value>` | `UNIQ` | `T#<tid>#GUARDS` / its PK |
+//! | counter | `T#<tid>#COUNT` | `USERS` / `GROUPS` | – |
+//!
+//! Every key of a tenant's items (GSI keys included) starts with `T#<tid>#`, so IAM
+//! `dynamodb:LeadingKeys` can confine a session to one tenant. Tenant ids cannot contain `#`.
+
+use super::TenantId;
+use crate::schema::ResourceKind;
+use crate::schema::input::UniqueValue;
+
+/// Item format version stored in every item's `v` attribute.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Sort key of a tenant record.
+pub const TENANT_SK: &str = "TENANT";
+/// GSI1 partition listing every tenant.
+pub const TENANTS_GSI: &str = "TENANTS";
+/// Sort key of a token record.
+pub const TOKEN_SK: &str = "TOKEN";
+/// Sort key of a uniqueness guard.
+pub const GUARD_SK: &str = "UNIQ";
+
+/// Prefix of every key of a tenant's items.
+pub fn tenant_prefix(tenant: &TenantId) -> String {
+    format!("T#{tenant}#")
+}
+
+/// Partition key of a tenant record.
+pub fn tenant_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#META")
+}
+
+/// Partition key of a token.
+pub fn token_pk(token_id: &str) -> String {
+    format!("TOKEN#{token_id}")
+}
+
+/// GSI1 partition listing a tenant's tokens.
+pub fn tokens_gsi(tenant: &TenantId) -> String {
+    format!("TOKENS#{tenant}")
+}
+
+fn kind_letter(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "U",
+        ResourceKind::Group => "G",
+    }
+}
+
+/// Partition key of a resource.
+pub fn resource_pk(tenant: &TenantId, kind: ResourceKind, id: &str) -> String {
+    format!("T#{tenant}#{}#{id}", kind_letter(kind))
+}
+
+/// Sort key of a resource item.
+pub fn resource_sk(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "USER",
+        ResourceKind::Group => "GROUP",
+    }
+}
+
+/// GSI1 partition listing a tenant's resources of one kind.
+pub fn resources_gsi(tenant: &TenantId, kind: ResourceKind) -> String {
+    format!("T#{tenant}#{}", counter_sk(kind))
+}
+
+/// Partition key of a uniqueness guard.
+pub fn guard_pk(tenant: &TenantId, kind: ResourceKind, value: &UniqueValue) -> String {
+    format!(
+        "T#{tenant}#UNIQ#{}.{}#{}",
+        kind.name(),
+        value.attr,
+        value.normalized
+    )
+}
+
+/// GSI1 partition listing a tenant's uniqueness guards (so a tenant can be purged by queries).
+pub fn guards_gsi(tenant: &TenantId) -> String {
+    format!("T#{tenant}#GUARDS")
+}
+
+/// Partition key of the tenant's counters.
+pub fn counter_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#COUNT")
+}
+
+/// Sort key of a counter.
+pub fn counter_sk(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "USERS",
+        ResourceKind::Group => "GROUPS",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tenant_key_starts_with_the_tenant_prefix() {
+        let t = TenantId::new("acme").unwrap();
+        let v = UniqueValue {
+            attr: "userName",
+            normalized: "bob".into(),
+        };
+        let prefix = tenant_prefix(&t);
+        for key in [
+            tenant_pk(&t),
+            resource_pk(&t, ResourceKind::User, "u1"),
+            resources_gsi(&t, ResourceKind::Group),
+            guard_pk(&t, ResourceKind::User, &v),
+            counter_pk(&t),
+        ] {
+            assert!(key.starts_with(&prefix), "{key}");
+        }
+        assert_eq!(
+            guard_pk(&t, ResourceKind::User, &v),
+            "T#acme#UNIQ#User.userName#bob"
+        );
+        assert_eq!(resources_gsi(&t, ResourceKind::User), "T#acme#USERS");
+    }
+}

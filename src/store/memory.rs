@@ -1,0 +1,287 @@
+//! `MemoryStore`: the embedded store of `scimlet serve` and the fast test backend.
+//!
+//! A cheap-to-clone handle over one `std::sync::Mutex`. A std mutex, not a tokio one: no
+//! `.await` happens while it is held and every critical section is a few map operations, so
+//! each multi-item write (resource + guards + counter) is one lock scope and thus atomic,
+//! like the DynamoDB transaction it mirrors.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use super::{
+    Directory, GuardChange, Resource, ResourcePage, ResourceStore, StoreError, Tenant, TenantId,
+    TokenRecord,
+};
+use crate::schema::ResourceKind;
+use crate::schema::input::UniqueValue;
+
+/// The in-memory store (both traits).
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    tenants: BTreeMap<TenantId, Tenant>,
+    tokens: BTreeMap<String, TokenRecord>,
+    /// Keyed by (tenant, kind, id): a BTreeMap so listing is in id order.
+    resources: BTreeMap<(TenantId, ResourceKind, String), Resource>,
+    /// Keyed by (tenant, kind, attr, normalised value); holds the owner's id.
+    guards: HashMap<(TenantId, ResourceKind, &'static str, String), String>,
+}
+
+type GuardKey = (TenantId, ResourceKind, &'static str, String);
+
+fn guard_key(tenant: &TenantId, kind: ResourceKind, v: &UniqueValue) -> GuardKey {
+    (tenant.clone(), kind, v.attr, v.normalized.clone())
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied write: every write checks
+        // all its conditions before mutating anything. So a poisoned lock is safe to reuse.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl State {
+    fn check_guards_free<'a>(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        values: impl Iterator<Item = &'a UniqueValue>,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        for v in values {
+            if let Some(holder) = self.guards.get(&guard_key(tenant, kind, v))
+                && holder != owner
+            {
+                return Err(StoreError::Conflict { attr: v.attr });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ResourceStore for MemoryStore {
+    async fn create(
+        &self,
+        tenant: &TenantId,
+        resource: &Resource,
+        unique: &[UniqueValue],
+    ) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let key = (tenant.clone(), resource.kind, resource.id.clone());
+        if s.resources.contains_key(&key) {
+            return Err(StoreError::AlreadyExists);
+        }
+        s.check_guards_free(tenant, resource.kind, unique.iter(), &resource.id)?;
+        for v in unique {
+            s.guards
+                .insert(guard_key(tenant, resource.kind, v), resource.id.clone());
+        }
+        s.resources.insert(key, resource.clone());
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<Option<Resource>, StoreError> {
+        let s = self.lock();
+        Ok(s.resources
+            .get(&(tenant.clone(), kind, id.to_owned()))
+            .cloned())
+    }
+
+    async fn replace(
+        &self,
+        tenant: &TenantId,
+        resource: &Resource,
+        expected_version: u64,
+        guards: GuardChange<'_>,
+    ) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let key = (tenant.clone(), resource.kind, resource.id.clone());
+        match s.resources.get(&key) {
+            None => return Err(StoreError::NotFound),
+            Some(current) if current.version != expected_version => {
+                return Err(StoreError::VersionMismatch);
+            }
+            Some(_) => {}
+        }
+        s.check_guards_free(tenant, resource.kind, guards.added(), &resource.id)?;
+        for v in guards.removed() {
+            s.guards.remove(&guard_key(tenant, resource.kind, v));
+        }
+        for v in guards.added() {
+            s.guards
+                .insert(guard_key(tenant, resource.kind, v), resource.id.clone());
+        }
+        s.resources.insert(key, resource.clone());
+        Ok(())
+    }
+
+    async fn delete(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: u64,
+        unique: &[UniqueValue],
+    ) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let key = (tenant.clone(), kind, id.to_owned());
+        match s.resources.get(&key) {
+            None => return Err(StoreError::NotFound),
+            Some(current) if current.version != expected_version => {
+                return Err(StoreError::VersionMismatch);
+            }
+            Some(_) => {}
+        }
+        for v in unique {
+            let gk = guard_key(tenant, kind, v);
+            if s.guards.get(&gk).is_some_and(|owner| owner == id) {
+                s.guards.remove(&gk);
+            }
+        }
+        s.resources.remove(&key);
+        Ok(())
+    }
+
+    async fn find_unique(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        value: &UniqueValue,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .lock()
+            .guards
+            .get(&guard_key(tenant, kind, value))
+            .cloned())
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ResourcePage, StoreError> {
+        use std::ops::Bound;
+        let s = self.lock();
+        let start = match after {
+            Some(id) => Bound::Excluded((tenant.clone(), kind, id.to_owned())),
+            None => Bound::Included((tenant.clone(), kind, String::new())),
+        };
+        let mut items: Vec<Resource> = s
+            .resources
+            .range((start, Bound::Unbounded))
+            .take_while(|((t, k, _), _)| t == tenant && *k == kind)
+            .take(limit.saturating_add(1))
+            .map(|(_, r)| r.clone())
+            .collect();
+        let next_after = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|r| r.id.clone())
+        } else {
+            None
+        };
+        Ok(ResourcePage { items, next_after })
+    }
+
+    async fn count(&self, tenant: &TenantId, kind: ResourceKind) -> Result<u64, StoreError> {
+        let s = self.lock();
+        let n = s
+            .resources
+            .keys()
+            .filter(|(t, k, _)| t == tenant && *k == kind)
+            .count();
+        Ok(n as u64)
+    }
+
+    async fn purge(&self, tenant: &TenantId) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        s.resources.retain(|(t, _, _), _| t != tenant);
+        s.guards.retain(|(t, _, _, _), _| t != tenant);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Directory for MemoryStore {
+    async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if s.tenants.contains_key(&tenant.id) {
+            return Err(StoreError::AlreadyExists);
+        }
+        s.tenants.insert(tenant.id.clone(), tenant.clone());
+        Ok(())
+    }
+
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        Ok(self.lock().tenants.get(id).cloned())
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        Ok(self.lock().tenants.values().cloned().collect())
+    }
+
+    async fn delete_tenant(&self, id: &TenantId) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if s.tenants.remove(id).is_none() {
+            return Err(StoreError::NotFound);
+        }
+        s.tokens.retain(|_, t| &t.tenant != id);
+        Ok(())
+    }
+
+    async fn put_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if !s.tenants.contains_key(&token.tenant) {
+            return Err(StoreError::NotFound);
+        }
+        if s.tokens.contains_key(&token.id) {
+            return Err(StoreError::AlreadyExists);
+        }
+        s.tokens.insert(token.id.clone(), token.clone());
+        Ok(())
+    }
+
+    async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        Ok(self.lock().tokens.get(id).cloned())
+    }
+
+    async fn list_tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError> {
+        Ok(self
+            .lock()
+            .tokens
+            .values()
+            .filter(|t| &t.tenant == tenant)
+            .cloned()
+            .collect())
+    }
+
+    async fn delete_token(&self, tenant: &TenantId, id: &str) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        match s.tokens.get(id) {
+            Some(t) if &t.tenant == tenant => {
+                s.tokens.remove(id);
+                Ok(())
+            }
+            _ => Err(StoreError::NotFound),
+        }
+    }
+}

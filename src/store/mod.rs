@@ -1,0 +1,287 @@
+//! Persistence behind two traits, so that the SCIM core never sees a database type.
+//!
+//! - [`ResourceStore`] is tenant-scoped: every method takes a [`TenantId`], and every key it
+//!   reads or writes starts with that tenant's prefix (see [`keys`]). There is no way to reach
+//!   a tenant's resources without naming the tenant.
+//! - [`Directory`] holds tenants and tokens: what authentication and the CLI need.
+//!
+//! Two implementations pass the same contract tests: [`memory::MemoryStore`] (the embedded
+//! default and the fast test backend) and [`dynamo::DynamoStore`] (the single-table DynamoDB
+//! layout). Uniqueness is enforced by the store inside the write itself, never by a
+//! read-then-write in the caller.
+
+pub mod dynamo;
+pub mod keys;
+pub mod memory;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::schema::ResourceKind;
+use crate::schema::input::UniqueValue;
+
+/// A tenant identifier: 1–63 characters of `a-z`, `0-9` and `-`, starting with a letter or
+/// digit. It appears in every key of the tenant's items, so `#` and other separators are
+/// impossible by construction.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TenantId(String);
+
+impl TenantId {
+    /// Validates a tenant id.
+    pub fn new(id: impl Into<String>) -> Result<Self, InvalidTenantId> {
+        let id = id.into();
+        let valid = !id.is_empty()
+            && id.len() <= 63
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !id.starts_with('-');
+        if valid {
+            Ok(TenantId(id))
+        } else {
+            Err(InvalidTenantId)
+        }
+    }
+
+    /// The id as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for TenantId {
+    type Error = InvalidTenantId;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        TenantId::new(value)
+    }
+}
+
+impl From<TenantId> for String {
+    fn from(value: TenantId) -> Self {
+        value.0
+    }
+}
+
+/// A tenant id that is not 1–63 characters of `a-z`, `0-9`, `-`.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error(
+    "a tenant id is 1-63 characters of lowercase letters, digits and '-', not starting with '-'"
+)]
+pub struct InvalidTenantId;
+
+/// A stored SCIM resource: canonical attributes plus server-kept metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    /// User or Group.
+    pub kind: ResourceKind,
+    /// Server-assigned id (a UUIDv7 string).
+    pub id: String,
+    /// Incremented on every change; `meta.version` is its weak ETag.
+    pub version: u64,
+    /// RFC 3339 creation time.
+    pub created: String,
+    /// RFC 3339 time of the last change.
+    pub last_modified: String,
+    /// Canonical attributes (no `id`, `meta`, `schemas` or `password`).
+    pub attributes: Map<String, Value>,
+    /// argon2id PHC string of the user's password, if one was set. Never returned.
+    pub password_hash: Option<String>,
+}
+
+/// A page of resources in id order.
+#[derive(Debug, Default)]
+pub struct ResourcePage {
+    /// The resources, in ascending id order.
+    pub items: Vec<Resource>,
+    /// The id to continue after, if there may be more.
+    pub next_after: Option<String>,
+}
+
+/// What a write that changes a resource's attributes must do to its uniqueness guards.
+#[derive(Debug, Clone)]
+pub struct GuardChange<'a> {
+    /// Guards the resource holds now.
+    pub old: &'a [UniqueValue],
+    /// Guards it must hold after the write.
+    pub new: &'a [UniqueValue],
+}
+
+impl GuardChange<'_> {
+    /// Guards to create (in `new` but not in `old`).
+    pub fn added(&self) -> impl Iterator<Item = &UniqueValue> {
+        self.new.iter().filter(|v| !self.old.contains(v))
+    }
+
+    /// Guards to release (in `old` but not in `new`).
+    pub fn removed(&self) -> impl Iterator<Item = &UniqueValue> {
+        self.old.iter().filter(|v| !self.new.contains(v))
+    }
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The item does not exist.
+    #[error("not found")]
+    NotFound,
+    /// The item already exists (tenant create).
+    #[error("already exists")]
+    AlreadyExists,
+    /// A uniqueness guard is held by another resource.
+    #[error("the value of '{attr}' is already taken")]
+    Conflict {
+        /// The attribute whose value is taken.
+        attr: &'static str,
+    },
+    /// The stored version is not the expected one (a concurrent write won).
+    #[error("version mismatch")]
+    VersionMismatch,
+    /// Throttling or transaction conflicts persisted through the store's retries.
+    #[error("throttled")]
+    Throttled,
+    /// Anything else: an outage, a misconfiguration, or a bug.
+    #[error("store backend error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// Wraps a backend failure.
+    pub fn backend(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        StoreError::Backend(cause.into())
+    }
+}
+
+/// Tenant-scoped storage of Users and Groups.
+#[async_trait]
+pub trait ResourceStore: Send + Sync {
+    /// Creates a resource and its uniqueness guards atomically; bumps the tenant's counter.
+    /// Fails with [`StoreError::Conflict`] if a guard is taken.
+    async fn create(
+        &self,
+        tenant: &TenantId,
+        resource: &Resource,
+        unique: &[UniqueValue],
+    ) -> Result<(), StoreError>;
+
+    /// Reads a resource (strongly consistent).
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<Option<Resource>, StoreError>;
+
+    /// Replaces a resource whose stored version is `expected_version`, moving its guards
+    /// atomically. [`StoreError::VersionMismatch`] if the version changed meanwhile,
+    /// [`StoreError::NotFound`] if it is gone, [`StoreError::Conflict`] if a new guard is taken.
+    async fn replace(
+        &self,
+        tenant: &TenantId,
+        resource: &Resource,
+        expected_version: u64,
+        guards: GuardChange<'_>,
+    ) -> Result<(), StoreError>;
+
+    /// Deletes a resource at `expected_version` with its guards; decrements the counter.
+    async fn delete(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: u64,
+        unique: &[UniqueValue],
+    ) -> Result<(), StoreError>;
+
+    /// The id of the resource holding a uniqueness guard (strongly consistent).
+    async fn find_unique(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        value: &UniqueValue,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Lists resources in id order, starting after `after`, at most `limit` of them.
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ResourcePage, StoreError>;
+
+    /// How many resources of this kind the tenant has.
+    async fn count(&self, tenant: &TenantId, kind: ResourceKind) -> Result<u64, StoreError>;
+
+    /// Removes every item of the tenant (resources, guards, counters).
+    async fn purge(&self, tenant: &TenantId) -> Result<(), StoreError>;
+}
+
+/// A tenant's settings record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tenant {
+    /// Its id.
+    pub id: TenantId,
+    /// RFC 3339 creation time.
+    pub created: String,
+}
+
+/// A stored bearer token (only its hash; the secret is shown once, at issue time).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRecord {
+    /// The public token id (16 lowercase hex characters).
+    pub id: String,
+    /// The tenant it authenticates.
+    pub tenant: TenantId,
+    /// argon2id PHC string of the secret.
+    pub hash: String,
+    /// RFC 3339 issue time.
+    pub created: String,
+    /// Expiry as Unix seconds (also the table's TTL attribute), if any.
+    pub expires_at: Option<i64>,
+    /// A free-text label chosen by the operator (e.g. "okta-prod").
+    pub label: Option<String>,
+}
+
+/// Tenants and tokens: not tenant-scoped, used by authentication and the CLI.
+#[async_trait]
+pub trait Directory: Send + Sync {
+    /// Creates a tenant; [`StoreError::AlreadyExists`] if the id is taken.
+    async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
+    /// Reads a tenant.
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError>;
+    /// All tenants, in id order.
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+    /// Deletes a tenant record and its tokens ([`StoreError::NotFound`] if absent).
+    async fn delete_tenant(&self, id: &TenantId) -> Result<(), StoreError>;
+    /// Stores a new token for an existing tenant ([`StoreError::NotFound`] if the tenant is absent).
+    async fn put_token(&self, token: &TokenRecord) -> Result<(), StoreError>;
+    /// Reads a token by id (strongly consistent, so revocation is seen at once).
+    async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
+    /// The tenant's tokens, in id order.
+    async fn list_tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError>;
+    /// Deletes one of the tenant's tokens ([`StoreError::NotFound`] if it is not the tenant's).
+    async fn delete_token(&self, tenant: &TenantId, id: &str) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_ids_are_restricted() {
+        assert!(TenantId::new("acme-01").is_ok());
+        for bad in ["", "-acme", "Acme", "a#b", "a_b", &"x".repeat(64)] {
+            assert!(TenantId::new(bad).is_err(), "{bad:?}");
+        }
+    }
+}
