@@ -1,0 +1,295 @@
+//! Test harness: a real `scimlet` server on port 0 over either store, with a fresh tenant and
+//! token per test, and helpers that make tests read as intent.
+
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use scimlet::admin;
+use scimlet::store::dynamo::{DynamoStore, connect, create_table};
+use scimlet::store::memory::MemoryStore;
+use scimlet::store::{Directory, ResourceStore, TenantId};
+use scimlet::{App, Config};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// The SCIM media type.
+pub const SCIM: &str = "application/scim+json";
+/// The core User schema URN.
+pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+/// Table used by the DynamoDB Local tests (each test uses its own tenant in it).
+const TEST_TABLE: &str = "scimlet-test";
+
+/// Which store a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded store.
+    Memory,
+    /// DynamoDB Local, at `SCIMLET_DYNAMODB_ENDPOINT`.
+    Dynamo,
+}
+
+/// Runs the listed `async fn name(backend: Backend)` tests once per store, as
+/// `memory::name` and `dynamo::name`.
+#[macro_export]
+macro_rules! both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Memory).await
+                }
+            )*
+        }
+        mod dynamo {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Dynamo).await
+                }
+            )*
+        }
+    };
+}
+
+/// The stores a test needs: both traits, as the server sees them.
+pub struct Stores {
+    /// Tenant-scoped resources.
+    pub resources: Arc<dyn ResourceStore>,
+    /// Tenants and tokens.
+    pub directory: Arc<dyn Directory>,
+}
+
+/// Endpoint of DynamoDB Local. Tests never skip: without it, they fail and say why.
+pub fn dynamodb_endpoint() -> String {
+    std::env::var("SCIMLET_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "SCIMLET_DYNAMODB_ENDPOINT is not set: run the tests with infra/test.sh, which \
+             starts DynamoDB Local (or start it with infra/dynamodb-local.sh start)"
+        )
+    })
+}
+
+/// A DynamoDB store on DynamoDB Local, with the test table created if needed.
+pub async fn dynamo_store() -> DynamoStore {
+    let client = connect(Some(&dynamodb_endpoint()), Some("us-east-1")).await;
+    create_table(&client, TEST_TABLE)
+        .await
+        .expect("create the test table on DynamoDB Local");
+    DynamoStore::new(client, TEST_TABLE)
+}
+
+/// Fresh stores for a backend.
+pub async fn stores(backend: Backend) -> Stores {
+    match backend {
+        Backend::Memory => {
+            let s = MemoryStore::new();
+            Stores {
+                resources: Arc::new(s.clone()),
+                directory: Arc::new(s),
+            }
+        }
+        Backend::Dynamo => {
+            let s = dynamo_store().await;
+            Stores {
+                resources: Arc::new(s.clone()),
+                directory: Arc::new(s),
+            }
+        }
+    }
+}
+
+/// A unique tenant id for one test.
+pub fn fresh_tenant_id() -> TenantId {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    TenantId::new(format!("t-{}", &id[..16])).expect("valid tenant id")
+}
+
+/// A running server with one tenant and its token.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>/scim/v2`
+    pub base: String,
+    /// A valid bearer token of `tenant`.
+    pub token: String,
+    /// The tenant of `token`.
+    pub tenant: TenantId,
+    /// The stores behind the server.
+    pub stores: Stores,
+    /// HTTP client.
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Starts a server on `backend` with the default configuration.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, Config::default()).await
+}
+
+/// Starts a server on `backend` with `config`.
+pub async fn spawn_app_with(backend: Backend, config: Config) -> TestApp {
+    let stores = stores(backend).await;
+    let tenant = fresh_tenant_id();
+    admin::create_tenant(stores.directory.as_ref(), &tenant)
+        .await
+        .expect("create tenant");
+    let token = admin::issue(stores.directory.as_ref(), &tenant, None, Some(1))
+        .await
+        .expect("issue token")
+        .token;
+    let app = App::new(config, stores.resources.clone(), stores.directory.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(scimlet::http::serve::serve(listener, app, async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        base: format!("http://127.0.0.1:{port}/scim/v2"),
+        token,
+        tenant,
+        stores,
+        client: reqwest::Client::new(),
+        shutdown: Some(tx),
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Body parsed as JSON (`Value::Null` when empty).
+    pub body: Value,
+}
+
+impl Reply {
+    /// A header as a string.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts an RFC 7644 §3.12 error with this status and `scimType`.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, scim_type: Option<&str>) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(
+            self.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
+            "{}",
+            self.body
+        );
+        assert_eq!(self.body["status"], status.to_string(), "{}", self.body);
+        assert_eq!(
+            self.body.get("scimType").and_then(Value::as_str),
+            scim_type,
+            "{}",
+            self.body
+        );
+        assert_eq!(self.header("content-type"), Some(SCIM));
+    }
+}
+
+impl TestApp {
+    /// The same server with a token of a second, new tenant.
+    pub async fn other_tenant(&self) -> TestApp {
+        let tenant = fresh_tenant_id();
+        admin::create_tenant(self.stores.directory.as_ref(), &tenant)
+            .await
+            .expect("create tenant");
+        let token = admin::issue(self.stores.directory.as_ref(), &tenant, None, Some(1))
+            .await
+            .expect("issue token")
+            .token;
+        TestApp {
+            base: self.base.clone(),
+            token,
+            tenant,
+            stores: Stores {
+                resources: self.stores.resources.clone(),
+                directory: self.stores.directory.clone(),
+            },
+            client: self.client.clone(),
+            shutdown: None,
+        }
+    }
+
+    /// Sends a request with this app's token. `path` is relative to the SCIM base.
+    pub async fn request(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        self.request_with(method, path, body, &[]).await
+    }
+
+    /// Sends a request with extra headers.
+    pub async fn request_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(body) = body {
+            req = req
+                .header("content-type", SCIM)
+                .body(serde_json::to_vec(&body).expect("json"));
+        }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        read(req.send().await.expect("send")).await
+    }
+
+    /// `POST /Users` with a minimal body plus `extra` attributes; asserts 201.
+    pub async fn create_user(&self, user_name: &str, extra: Value) -> Value {
+        let mut body = json!({"schemas": [USER_SCHEMA], "userName": user_name});
+        if let (Some(map), Value::Object(extra)) = (body.as_object_mut(), extra) {
+            map.extend(extra);
+        }
+        let reply = self.request(Method::POST, "/Users", Some(body)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body
+    }
+
+    /// `GET /Users?filter=…` (the filter is form-encoded); asserts 200.
+    pub async fn list_users(&self, query: &[(&str, &str)]) -> Value {
+        let encoded: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(query)
+            .finish();
+        let reply = self
+            .request(Method::GET, &format!("/Users?{encoded}"), None)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.body
+    }
+}
+
+/// Reads a response.
+pub async fn read(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("response is not JSON: {}", String::from_utf8_lossy(&bytes)))
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}

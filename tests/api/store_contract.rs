@@ -1,0 +1,316 @@
+//! The store contract: both `ResourceStore`/`Directory` implementations behave the same.
+
+use scimlet::schema::ResourceKind;
+use scimlet::schema::input::UniqueValue;
+use scimlet::store::{GuardChange, Resource, StoreError, Tenant, TokenRecord};
+use serde_json::{Map, json};
+
+use crate::both_stores;
+use crate::helpers::{Backend, fresh_tenant_id, stores};
+
+both_stores!(
+    resources_round_trip_with_guards_and_versions,
+    listing_is_in_id_order_and_pages_after_an_id,
+    purge_removes_every_item_of_a_tenant,
+    directory_keeps_tenants_and_tokens,
+);
+
+fn user(id: &str, name: &str) -> Resource {
+    let mut attributes = Map::new();
+    attributes.insert("userName".into(), json!(name));
+    Resource {
+        kind: ResourceKind::User,
+        id: id.into(),
+        version: 1,
+        created: "2026-01-01T00:00:00.000Z".into(),
+        last_modified: "2026-01-01T00:00:00.000Z".into(),
+        attributes,
+        password_hash: None,
+    }
+}
+
+fn guard(name: &str) -> Vec<UniqueValue> {
+    vec![UniqueValue {
+        attr: "userName",
+        normalized: name.to_lowercase(),
+    }]
+}
+
+async fn resources_round_trip_with_guards_and_versions(backend: Backend) {
+    let s = stores(backend).await;
+    let store = s.resources.as_ref();
+    let t = fresh_tenant_id();
+    let a = user("a1", "Ann");
+    store.create(&t, &a, &guard("Ann")).await.unwrap();
+    assert_eq!(
+        store.get(&t, ResourceKind::User, "a1").await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(
+        store.get(&t, ResourceKind::Group, "a1").await.unwrap(),
+        None
+    );
+    assert!(matches!(
+        store.create(&t, &user("a2", "ANN"), &guard("ANN")).await,
+        Err(StoreError::Conflict { attr: "userName" })
+    ));
+    assert_eq!(store.get(&t, ResourceKind::User, "a2").await.unwrap(), None);
+    assert_eq!(
+        store
+            .find_unique(&t, ResourceKind::User, &guard("ann")[0])
+            .await
+            .unwrap(),
+        Some("a1".into())
+    );
+    assert_eq!(store.count(&t, ResourceKind::User).await.unwrap(), 1);
+
+    // Replace moves the guard; a stale version or a missing item fails without writing.
+    let mut renamed = user("a1", "Anna");
+    renamed.version = 2;
+    let (old, new) = (guard("Ann"), guard("Anna"));
+    let change = GuardChange {
+        old: &old,
+        new: &new,
+    };
+    assert!(matches!(
+        store.replace(&t, &renamed, 7, change.clone()).await,
+        Err(StoreError::VersionMismatch)
+    ));
+    let ghost = user("zz", "ghost");
+    assert!(matches!(
+        store
+            .replace(
+                &t,
+                &ghost,
+                1,
+                GuardChange {
+                    old: &[],
+                    new: &guard("ghost")
+                }
+            )
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store
+            .find_unique(&t, ResourceKind::User, &guard("ghost")[0])
+            .await
+            .unwrap(),
+        None
+    );
+    store.replace(&t, &renamed, 1, change).await.unwrap();
+    assert_eq!(
+        store
+            .find_unique(&t, ResourceKind::User, &old[0])
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .find_unique(&t, ResourceKind::User, &new[0])
+            .await
+            .unwrap(),
+        Some("a1".into())
+    );
+    // A guard taken by someone else blocks the rename atomically.
+    store
+        .create(&t, &user("b1", "Bob"), &guard("Bob"))
+        .await
+        .unwrap();
+    let mut clash = user("a1", "bob");
+    clash.version = 3;
+    assert!(matches!(
+        store
+            .replace(
+                &t,
+                &clash,
+                2,
+                GuardChange {
+                    old: &new,
+                    new: &guard("bob")
+                }
+            )
+            .await,
+        Err(StoreError::Conflict { attr: "userName" })
+    ));
+    assert_eq!(
+        store.get(&t, ResourceKind::User, "a1").await.unwrap(),
+        Some(renamed)
+    );
+
+    // Delete checks the version and releases guards.
+    assert!(matches!(
+        store.delete(&t, ResourceKind::User, "a1", 1, &new).await,
+        Err(StoreError::VersionMismatch)
+    ));
+    store
+        .delete(&t, ResourceKind::User, "a1", 2, &new)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.delete(&t, ResourceKind::User, "a1", 2, &new).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        store
+            .find_unique(&t, ResourceKind::User, &new[0])
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.count(&t, ResourceKind::User).await.unwrap(), 1);
+    // Another tenant sees none of it.
+    let other = fresh_tenant_id();
+    assert_eq!(
+        store.get(&other, ResourceKind::User, "b1").await.unwrap(),
+        None
+    );
+    assert_eq!(store.count(&other, ResourceKind::User).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .find_unique(&other, ResourceKind::User, &guard("bob")[0])
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn listing_is_in_id_order_and_pages_after_an_id(backend: Backend) {
+    let s = stores(backend).await;
+    let store = s.resources.as_ref();
+    let t = fresh_tenant_id();
+    for id in ["c", "a", "e", "b", "d"] {
+        store.create(&t, &user(id, id), &[]).await.unwrap();
+    }
+    let ids = |page: &scimlet::store::ResourcePage| -> Vec<String> {
+        page.items.iter().map(|r| r.id.clone()).collect()
+    };
+    let first = store.list(&t, ResourceKind::User, None, 2).await.unwrap();
+    assert_eq!(ids(&first), ["a", "b"]);
+    assert_eq!(first.next_after.as_deref(), Some("b"));
+    let second = store
+        .list(&t, ResourceKind::User, Some("b"), 2)
+        .await
+        .unwrap();
+    assert_eq!(ids(&second), ["c", "d"]);
+    let last = store
+        .list(&t, ResourceKind::User, Some("d"), 2)
+        .await
+        .unwrap();
+    assert_eq!(ids(&last), ["e"]);
+    assert_eq!(last.next_after, None);
+    let exact = store.list(&t, ResourceKind::User, None, 5).await.unwrap();
+    assert_eq!(exact.items.len(), 5);
+    assert_eq!(exact.next_after, None);
+    assert!(
+        store
+            .list(&t, ResourceKind::Group, None, 5)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
+async fn purge_removes_every_item_of_a_tenant(backend: Backend) {
+    let s = stores(backend).await;
+    let store = s.resources.as_ref();
+    let (t, keep) = (fresh_tenant_id(), fresh_tenant_id());
+    for i in 0..30 {
+        let name = format!("u{i:02}");
+        store
+            .create(&t, &user(&name, &name), &guard(&name))
+            .await
+            .unwrap();
+    }
+    store
+        .create(&keep, &user("k", "k"), &guard("k"))
+        .await
+        .unwrap();
+    store.purge(&t).await.unwrap();
+    assert!(
+        store
+            .list(&t, ResourceKind::User, None, 100)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert_eq!(store.count(&t, ResourceKind::User).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .find_unique(&t, ResourceKind::User, &guard("u01")[0])
+            .await
+            .unwrap(),
+        None
+    );
+    // Names are free again, and the other tenant is untouched.
+    store
+        .create(&t, &user("x", "u01"), &guard("u01"))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .get(&keep, ResourceKind::User, "k")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+async fn directory_keeps_tenants_and_tokens(backend: Backend) {
+    let s = stores(backend).await;
+    let dir = s.directory.as_ref();
+    let t = fresh_tenant_id();
+    let tenant = Tenant {
+        id: t.clone(),
+        created: "2026-01-01T00:00:00.000Z".into(),
+    };
+    dir.create_tenant(&tenant).await.unwrap();
+    assert!(matches!(
+        dir.create_tenant(&tenant).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    assert_eq!(dir.get_tenant(&t).await.unwrap(), Some(tenant.clone()));
+    assert!(dir.list_tenants().await.unwrap().contains(&tenant));
+    let token = |id: &str, owner: &scimlet::store::TenantId| TokenRecord {
+        id: id.into(),
+        tenant: owner.clone(),
+        hash: "$argon2id$stub".into(),
+        created: "2026-01-01T00:00:00.000Z".into(),
+        expires_at: Some(1_900_000_000),
+        label: Some("okta".into()),
+    };
+    let id1 = &uuid::Uuid::new_v4().simple().to_string()[..16];
+    let id2 = &uuid::Uuid::new_v4().simple().to_string()[..16];
+    dir.put_token(&token(id1, &t)).await.unwrap();
+    dir.put_token(&token(id2, &t)).await.unwrap();
+    assert!(matches!(
+        dir.put_token(&token(id1, &t)).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    let orphan_tenant = fresh_tenant_id();
+    let orphan_id = &uuid::Uuid::new_v4().simple().to_string()[..16];
+    assert!(matches!(
+        dir.put_token(&token(orphan_id, &orphan_tenant)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(dir.get_token(id1).await.unwrap(), Some(token(id1, &t)));
+    assert_eq!(dir.list_tokens(&t).await.unwrap().len(), 2);
+    // Revocation is scoped to the owning tenant.
+    assert!(matches!(
+        dir.delete_token(&orphan_tenant, id1).await,
+        Err(StoreError::NotFound)
+    ));
+    dir.delete_token(&t, id1).await.unwrap();
+    assert_eq!(dir.get_token(id1).await.unwrap(), None);
+    // Deleting the tenant deletes its tokens.
+    dir.delete_tenant(&t).await.unwrap();
+    assert_eq!(dir.get_token(id2).await.unwrap(), None);
+    assert_eq!(dir.get_tenant(&t).await.unwrap(), None);
+    assert!(matches!(
+        dir.delete_tenant(&t).await,
+        Err(StoreError::NotFound)
+    ));
+}
