@@ -1,7 +1,9 @@
 //! End-to-end tests over HTTP, one binary: every `both_stores!` test runs on the memory store
 //! and on DynamoDB Local (`SCIMLET_DYNAMODB_ENDPOINT`; `infra/test.sh` starts it).
 
+mod cli;
 mod helpers;
 mod lambda;
 mod store_contract;
+mod tidy;
 mod users;

@@ -77,7 +77,25 @@ where
     if err.code().is_some_and(is_retryable_code) {
         StoreError::Throttled
     } else {
-        StoreError::backend(err)
+        opaque(&err)
+    }
+}
+
+/// A backend error for the logs: a service error keeps only its code (DynamoDB messages may
+/// quote request contents, and keys contain user names); transport failures keep their text.
+fn opaque<E>(err: &SdkError<E, HttpResponse>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match err {
+        SdkError::ServiceError(_) => StoreError::backend(format!(
+            "DynamoDB service error {}",
+            err.code().unwrap_or("(no code)")
+        )),
+        other => StoreError::backend(format!(
+            "DynamoDB request failed: {}",
+            aws_sdk_dynamodb::error::DisplayErrorContext(other)
+        )),
     }
 }
 
@@ -287,12 +305,12 @@ impl DynamoStore {
                 {
                     continue;
                 }
-                return Err(StoreError::backend(err));
+                return Err(opaque(&err));
             }
             if err.code().is_some_and(is_retryable_code) {
                 continue;
             }
-            return Err(StoreError::backend(err));
+            return Err(opaque(&err));
         }
         Err(StoreError::Throttled)
     }

@@ -77,7 +77,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<TableCreation,
     let creation = match result {
         Ok(_) => TableCreation::Created,
         Err(err) if err.code() == Some("ResourceInUseException") => TableCreation::AlreadyExisted,
-        Err(err) => return Err(StoreError::backend(err)),
+        Err(err) => return Err(super::opaque(&err)),
     };
     wait_active(client, table).await?;
     if creation == TableCreation::Created {
@@ -92,7 +92,7 @@ pub async fn create_table(client: &Client, table: &str) -> Result<TableCreation,
             .time_to_live_specification(ttl)
             .send()
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(|e| super::opaque(&e))?;
     }
     Ok(creation)
 }
@@ -104,7 +104,7 @@ async fn wait_active(client: &Client, table: &str) -> Result<(), StoreError> {
             .table_name(table)
             .send()
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(|e| super::opaque(&e))?;
         let table_active = out
             .table()
             .and_then(|t| t.table_status())

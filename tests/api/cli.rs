@@ -1,0 +1,194 @@
+//! The `scimlet` binary as a user runs it: `serve` on the embedded store (printing a usable
+//! token), and `table create` / `tenant create` / `token issue|list|revoke` / `serve` on
+//! DynamoDB Local.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::helpers::{USER_SCHEMA, dynamodb_endpoint, fresh_tenant_id};
+
+const BIN: &str = env!("CARGO_BIN_EXE_scimlet");
+
+/// Runs a CLI command to completion; returns (success, stdout, stderr).
+async fn run(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .env_remove("SCIMLET_TABLE")
+        .output()
+        .await
+        .expect("run scimlet");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A running `scimlet serve`, killed on drop, with the lines it printed before serving.
+struct Served {
+    child: Child,
+    lines: Vec<String>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+impl Served {
+    fn value_of(&self, label: &str) -> String {
+        self.lines
+            .iter()
+            .find_map(|l| l.trim().strip_prefix(label).map(|v| v.trim().to_owned()))
+            .unwrap_or_else(|| panic!("no '{label}' line in {:?}", self.lines))
+    }
+}
+
+async fn serve(args: &[&str]) -> Served {
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        // Explicit arguments only: the test runner exports the DynamoDB Local endpoint.
+        .env_remove("SCIMLET_DYNAMODB_ENDPOINT")
+        .env_remove("SCIMLET_TABLE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn scimlet serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut reader = BufReader::new(stdout).lines();
+    let mut lines = Vec::new();
+    let read_banner = async {
+        while let Some(line) = reader.next_line().await.expect("read") {
+            // The embedded store prints a token last; DynamoDB mode ends with the base URL.
+            let done = line.trim().starts_with("Token:")
+                || (!args.is_empty() && line.trim().starts_with("Base URL:"));
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), read_banner)
+        .await
+        .expect("serve printed its banner");
+    // Keep draining stdout so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = reader.next_line().await {} });
+    Served { child, lines }
+}
+
+#[tokio::test]
+async fn serve_on_the_embedded_store_prints_a_working_token() {
+    let served = serve(&[]).await;
+    let base = served.value_of("Base URL:");
+    let token = served.value_of("Token:");
+    let client = reqwest::Client::new();
+    let created = client
+        .post(format!("{base}/Users"))
+        .bearer_auth(&token)
+        .json(&json!({"schemas": [USER_SCHEMA], "userName": "first@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let unauthenticated = client.get(format!("{base}/Users")).send().await.unwrap();
+    assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn table_tenant_and_token_commands_work_on_dynamodb() {
+    let endpoint = dynamodb_endpoint();
+    let table = format!("cli-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let common = [
+        "--table",
+        table.as_str(),
+        "--dynamodb-endpoint",
+        endpoint.as_str(),
+    ];
+    let with = |args: &[&'static str]| -> Vec<String> {
+        args.iter()
+            .map(|s| s.to_string())
+            .chain(common.iter().map(|s| s.to_string()))
+            .collect()
+    };
+    let call = |args: Vec<String>| async move {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&refs).await
+    };
+
+    let (ok, out, err) = call(with(&["table", "create"])).await;
+    assert!(ok, "{err}");
+    assert!(out.contains("created table"), "{out}");
+    let (ok, out, _) = call(with(&["table", "create"])).await;
+    assert!(ok && out.contains("already exists"), "{out}");
+
+    let tenant = fresh_tenant_id().to_string();
+    let mut args = with(&["tenant", "create"]);
+    args.insert(2, tenant.clone());
+    let (ok, _, err) = call(args.clone()).await;
+    assert!(ok, "{err}");
+    let (ok, _, err) = call(args).await;
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, out, _) = call(with(&["tenant", "list"])).await;
+    assert!(ok && out.contains(&tenant), "{out}");
+    let mut bad = with(&["tenant", "create"]);
+    bad.insert(2, "Not_Valid".into());
+    let (ok, _, err) = call(bad).await;
+    assert!(!ok && err.contains("tenant id"), "{err}");
+
+    let mut issue = with(&["token", "issue", "--label", "okta-test"]);
+    issue.insert(2, tenant.clone());
+    let (ok, out, err) = call(issue).await;
+    assert!(ok, "{err}");
+    let token = out.trim().to_owned();
+    assert!(token.starts_with("scimlet_"), "{out}");
+    let token_id = token.split('_').nth(1).unwrap().to_owned();
+    let mut list = with(&["token", "list"]);
+    list.insert(2, tenant.clone());
+    let (ok, out, _) = call(list.clone()).await;
+    assert!(
+        ok && out.contains(&token_id) && out.contains("okta-test"),
+        "{out}"
+    );
+    assert!(!out.contains(&token), "token list must not print secrets");
+
+    // The same server code on DynamoDB accepts the issued token.
+    let served = serve(&common).await;
+    let base = served.value_of("Base URL:");
+    let client = reqwest::Client::new();
+    let created = client
+        .post(format!("{base}/Users"))
+        .bearer_auth(&token)
+        .json(&json!({"schemas": [USER_SCHEMA], "userName": "cli@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    drop(served);
+
+    let mut revoke = with(&["token", "revoke"]);
+    revoke.insert(2, tenant.clone());
+    revoke.insert(3, token_id.clone());
+    let (ok, _, err) = call(revoke.clone()).await;
+    assert!(ok, "{err}");
+    let (ok, _, err) = call(revoke).await;
+    assert!(!ok && err.contains("does not exist"), "{err}");
+
+    let mut delete = with(&["tenant", "delete"]);
+    delete.insert(2, tenant.clone());
+    let (ok, _, err) = call(delete.clone()).await;
+    assert!(!ok && err.contains("--yes"), "{err}");
+    delete.push("--yes".into());
+    let (ok, _, err) = call(delete).await;
+    assert!(ok, "{err}");
+    let (_, out, _) = call(with(&["tenant", "list"])).await;
+    assert!(!out.contains(&tenant), "{out}");
+}

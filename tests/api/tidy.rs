@@ -1,0 +1,97 @@
+//! Architecture invariants checked over the source tree (see ARCHITECTURE.md).
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// (path relative to the crate, source text without its `#[cfg(test)]` tail).
+fn sources() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n != "tests.rs"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let code = match text.find("#[cfg(test)]") {
+                Some(i) => text[..i].to_owned(),
+                None => text,
+            };
+            let rel = p
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            (rel, code)
+        })
+        .collect()
+}
+
+#[track_caller]
+fn only_in(needle: &str, allowed: &[&str]) {
+    let offenders: Vec<String> = sources()
+        .into_iter()
+        .filter(|(path, code)| {
+            code.contains(needle) && !allowed.iter().any(|a| path.starts_with(a))
+        })
+        .map(|(path, _)| path)
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "`{needle}` may only appear in {allowed:?}; found in {offenders:?}"
+    );
+}
+
+#[test]
+fn aws_sdk_types_stay_in_the_dynamo_store_and_binaries() {
+    only_in("aws_sdk_", &["src/store/dynamo/", "src/bin/"]);
+    only_in("aws_config", &["src/store/dynamo/", "src/bin/"]);
+}
+
+#[test]
+fn lambda_http_stays_in_the_lambda_adapter() {
+    only_in("lambda_http", &["src/http/lambda.rs", "src/bin/lambda.rs"]);
+}
+
+#[test]
+fn winnow_stays_in_the_grammar() {
+    only_in("winnow::", &["src/filter/grammar.rs"]);
+}
+
+#[test]
+fn no_unwrap_or_expect_outside_tests() {
+    for (path, code) in sources() {
+        for (n, line) in code.lines().enumerate() {
+            let line = line.trim_start();
+            if line.starts_with("//") {
+                continue;
+            }
+            assert!(
+                !line.contains(".unwrap()") && !line.contains(".expect("),
+                "{path}:{}: unwrap/expect outside tests: {line}",
+                n + 1
+            );
+        }
+    }
+}
+
+#[test]
+fn no_abort_on_panic() {
+    let manifest =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml")).unwrap();
+    assert!(
+        !manifest.contains("panic = \"abort\""),
+        "panics must unwind (invariant 3)"
+    );
+}
