@@ -171,7 +171,11 @@ async fn dispatch(ctx: &Ctx<'_>, route: Route, body: &[u8]) -> Result<Reply, Sci
         Route::Create(User) => ops::users::create(ctx, body).await,
         Route::Get(User, id) => ops::users::get(ctx, &id).await,
         Route::Replace(User, id) => ops::users::replace(ctx, &id, body).await,
+        Route::Patch(User, id) => ops::users::patch(ctx, &id, body).await,
         Route::Delete(User, id) => ops::users::delete(ctx, &id).await,
+        Route::ServiceProviderConfig => ops::discovery::service_provider(ctx),
+        Route::ResourceTypes(name) => ops::discovery::resource_type_docs(ctx, name.as_deref()),
+        Route::Schemas(urn) => ops::discovery::schema_docs(ctx, urn.as_deref()),
         Route::Me => Err(ScimError::NotImplemented(
             "/Me is not supported: tokens authenticate identity providers, not users".into(),
         )),

@@ -44,6 +44,9 @@ pub enum ScimError {
     /// Missing, malformed, unknown, expired or revoked bearer token (401).
     #[error("{0}")]
     Unauthorized(String),
+    /// The request is understood but refused (403), e.g. a filter on a discovery endpoint.
+    #[error("{0}")]
+    Forbidden(String),
     /// No such resource in this tenant, or no such endpoint (404).
     #[error("{0}")]
     NotFound(String),
@@ -137,6 +140,7 @@ impl ScimError {
             | ScimError::TooMany(_)
             | ScimError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ScimError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ScimError::Forbidden(_) => StatusCode::FORBIDDEN,
             ScimError::NotFound(_) => StatusCode::NOT_FOUND,
             ScimError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ScimError::Uniqueness(_) => StatusCode::CONFLICT,
@@ -162,6 +166,7 @@ impl ScimError {
             ScimError::Uniqueness(_) => Some(ScimType::Uniqueness),
             ScimError::BadRequest(_)
             | ScimError::Unauthorized(_)
+            | ScimError::Forbidden(_)
             | ScimError::NotFound(_)
             | ScimError::MethodNotAllowed(_)
             | ScimError::PreconditionFailed(_)

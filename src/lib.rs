@@ -9,6 +9,7 @@
 //!   doors: the local hyper server ([`http::serve`]) and the Lambda adapter ([`http::lambda`]).
 //! - [`auth`]: bearer token format, argon2id hashing and verification, the warm cache.
 //! - [`ops`]: the SCIM operations (users, listing) over a tenant-scoped store.
+//! - [`patch`]: the PATCH engine (RFC 7644 §3.5.2) and IdP dialects.
 //! - [`schema`]: resource types and attribute definitions; input normalisation and output.
 //! - [`filter`]: the filter grammar (winnow), its AST and evaluation.
 //! - [`store`]: the store traits, the key layout, the in-memory and DynamoDB stores.
@@ -26,6 +27,7 @@ pub mod error;
 pub mod filter;
 pub mod http;
 pub mod ops;
+pub mod patch;
 pub mod schema;
 pub mod store;
 

@@ -33,6 +33,30 @@ impl fmt::Display for AttrPath {
     }
 }
 
+/// A PATCH operation's path (RFC 7644 §3.5.2): `attrPath` or `valuePath [subAttr]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatchPath {
+    /// The attribute (with its own `.sub` when there is no value filter).
+    pub attr: AttrPath,
+    /// The value filter between brackets, if any.
+    pub filter: Option<Filter>,
+    /// The sub-attribute after the brackets (`emails[type eq "work"].value`).
+    pub sub: Option<String>,
+}
+
+impl fmt::Display for PatchPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.attr)?;
+        if let Some(filter) = &self.filter {
+            write!(f, "[{filter}]")?;
+        }
+        if let Some(sub) = &self.sub {
+            write!(f, ".{sub}")?;
+        }
+        Ok(())
+    }
+}
+
 /// A comparison operator (RFC 7644 §3.4.2.2, table 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CompareOp {

@@ -26,6 +26,22 @@ pub fn matches(filter: &Filter, rt: &ResourceTypeDef, resource: &Value) -> Resul
     )
 }
 
+/// Whether one element of a multi-valued (or complex) attribute `def` matches a value filter
+/// (the filter's paths name `def`'s sub-attributes), as in a PATCH `emails[type eq "work"]`.
+pub fn matches_element(
+    filter: &Filter,
+    def: &'static AttributeDef,
+    element: &Value,
+) -> Result<bool, ScimError> {
+    eval(
+        filter,
+        &Scope::Element {
+            def,
+            value: element,
+        },
+    )
+}
+
 /// Checks that every attribute the filter names exists and every comparison is allowed,
 /// without a resource (so an invalid filter fails even when there is nothing to match).
 pub fn validate(filter: &Filter, rt: &ResourceTypeDef) -> Result<(), ScimError> {

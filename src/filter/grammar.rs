@@ -29,7 +29,7 @@ use winnow::prelude::*;
 use winnow::stream::Stateful;
 use winnow::token::{any, one_of, take_while};
 
-use super::ast::{AttrPath, CompValue, CompareOp, Filter, FilterError, FilterErrorKind};
+use super::ast::{AttrPath, CompValue, CompareOp, Filter, FilterError, FilterErrorKind, PatchPath};
 
 /// Longest filter accepted, in bytes.
 pub const MAX_FILTER_BYTES: usize = 8 * 1024;
@@ -248,6 +248,15 @@ fn present_keyword(input: &mut Input<'_>) -> ModalResult<()> {
 
 /// `valuePath = attrPath "[" valFilter "]"`, after the `[`.
 fn value_path_rest(path: AttrPath, input: &mut Input<'_>) -> ModalResult<Filter> {
+    let inner = value_filter_body(input)?;
+    Ok(Filter::ValuePath {
+        path,
+        filter: Box::new(inner),
+    })
+}
+
+/// `valFilter "]"`, after the `[`: one more level of nesting, no value path inside.
+fn value_filter_body(input: &mut Input<'_>) -> ModalResult<Filter> {
     if input.state.in_value_path {
         let mut err = ContextError::new();
         err.push(StrContext::Label(NESTED_VALUE_PATH_LABEL));
@@ -261,10 +270,63 @@ fn value_path_rest(path: AttrPath, input: &mut Input<'_>) -> ModalResult<Filter>
     cut_err(']').context(ch(']')).parse_next(input)?;
     input.state.in_value_path = false;
     input.state.depth -= 1;
-    Ok(Filter::ValuePath {
-        path,
-        filter: Box::new(inner),
+    Ok(inner)
+}
+
+/// `PATH = attrPath / valuePath [subAttr]` (RFC 7644 §3.5.2, the PATCH `path`).
+fn patch_path(input: &mut Input<'_>) -> ModalResult<PatchPath> {
+    let attr = attr_path
+        .context(expected("an attribute path"))
+        .parse_next(input)?;
+    if opt('[').parse_next(input)?.is_none() {
+        return Ok(PatchPath {
+            attr,
+            filter: None,
+            sub: None,
+        });
+    }
+    let filter = value_filter_body(input)?;
+    let sub = opt(preceded(
+        '.',
+        cut_err(
+            take_while(1.., |c: char| {
+                c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '$')
+            })
+            .verify(|name: &str| is_attr_name(name))
+            .context(expected("a sub-attribute name")),
+        ),
+    ))
+    .parse_next(input)?;
+    Ok(PatchPath {
+        attr,
+        filter: Some(filter),
+        sub: sub.map(str::to_owned),
     })
+}
+
+/// Parses a PATCH operation's `path`.
+pub fn parse_patch_path(path: &str) -> Result<PatchPath, FilterError> {
+    let error = |kind, offset| FilterError {
+        kind,
+        offset,
+        filter: path.to_owned(),
+    };
+    if path.len() > MAX_FILTER_BYTES {
+        return Err(error(
+            FilterErrorKind::TooLong(MAX_FILTER_BYTES),
+            MAX_FILTER_BYTES,
+        ));
+    }
+    if path.trim().is_empty() {
+        return Err(error(FilterErrorKind::Empty, 0));
+    }
+    let input = Input {
+        input: path.trim(),
+        state: State::default(),
+    };
+    patch_path
+        .parse(input)
+        .map_err(|e| error(classify(e.inner()), e.offset()))
 }
 
 /// `compareOp = "eq" / "ne" / "co" / "sw" / "ew" / "gt" / "lt" / "ge" / "le"`

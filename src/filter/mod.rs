@@ -8,12 +8,17 @@ pub mod ast;
 pub mod eval;
 mod grammar;
 
-pub use ast::{AttrPath, CompValue, CompareOp, Filter, FilterError, FilterErrorKind};
+pub use ast::{AttrPath, CompValue, CompareOp, Filter, FilterError, FilterErrorKind, PatchPath};
 pub use grammar::{MAX_DEPTH, MAX_FILTER_BYTES};
 
 /// Parses a filter. Errors carry the kind, the byte offset and the input.
 pub fn parse(filter: &str) -> Result<Filter, FilterError> {
     grammar::parse(filter)
+}
+
+/// Parses a PATCH `path` (`attrPath` or `valuePath [subAttr]`).
+pub fn parse_patch_path(path: &str) -> Result<PatchPath, FilterError> {
+    grammar::parse_patch_path(path)
 }
 
 /// Parses an attribute path on its own (`[urn:]name[.sub]`), as in `sortBy` or `attributes`.

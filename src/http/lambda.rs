@@ -18,9 +18,8 @@ pub fn into_core_request(request: lambda_http::Request) -> http::Request<Bytes> 
         Body::Empty => Bytes::new(),
         Body::Text(text) => Bytes::from(text),
         Body::Binary(data) => Bytes::from(data),
-        // `Body` may grow variants; treat unknown ones as empty rather than fail to compile.
-        #[allow(unreachable_patterns)]
-        _ => Bytes::new(),
+        // `Body` is non-exhaustive; any other variant still derefs to its bytes.
+        other => Bytes::copy_from_slice(other.as_ref()),
     };
     http::Request::from_parts(parts, bytes)
 }

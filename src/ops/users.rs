@@ -139,6 +139,60 @@ pub async fn replace(ctx: &Ctx<'_>, id: &str, body: &[u8]) -> Result<Reply, Scim
     })
 }
 
+/// `PATCH /Users/{id}` (RFC 7644 §3.5.2): the operations are applied to the current version
+/// and the result is checked like a PUT body, then written conditionally on that version
+/// (re-applied to a fresh read if another write won). A PATCH that changes nothing writes
+/// nothing and keeps the version. Answers 200 with the resource.
+pub async fn patch(ctx: &Ctx<'_>, id: &str, body: &[u8]) -> Result<Reply, ScimError> {
+    let operations = crate::patch::parse_request(parse_json(body)?)?;
+    for _ in 0..MAX_WRITE_ATTEMPTS {
+        let current = load(ctx, id).await?;
+        check_if_match(ctx, &current)?;
+        let mut attributes = current.attributes.clone();
+        crate::patch::apply(&USER_TYPE, &mut attributes, &operations)?;
+        let mut normalized = renormalize(attributes)?;
+        let new_password = password_hash(&mut normalized).await?;
+        if normalized.attributes == current.attributes && new_password.is_none() {
+            return Ok(resource_reply(ctx, StatusCode::OK, &current));
+        }
+        let old_unique = unique_values(&USER_TYPE, &current.attributes)?;
+        let new_unique = unique_values(&USER_TYPE, &normalized.attributes)?;
+        let updated = Resource {
+            version: current.version + 1,
+            last_modified: now_rfc3339(),
+            attributes: normalized.attributes,
+            password_hash: new_password.or(current.password_hash.clone()),
+            ..current.clone()
+        };
+        let guards = GuardChange {
+            old: &old_unique,
+            new: &new_unique,
+        };
+        match ctx
+            .store
+            .replace(ctx.tenant, &updated, current.version, guards)
+            .await
+        {
+            Ok(()) => return Ok(resource_reply(ctx, StatusCode::OK, &updated)),
+            Err(StoreError::VersionMismatch) => continue,
+            Err(StoreError::NotFound) => return Err(not_found()),
+            Err(err) => return Err(store_error(err)),
+        }
+    }
+    Err(ScimError::Throttled {
+        retry_after_secs: 1,
+    })
+}
+
+/// Checks patched attributes as a full body (types, required attributes), so a PATCH can
+/// never store what a PUT could not.
+fn renormalize(attributes: serde_json::Map<String, Value>) -> Result<NormalizedBody, ScimError> {
+    let mut body = serde_json::Map::new();
+    body.insert("schemas".into(), Value::from(vec![USER_TYPE.core.id]));
+    body.extend(attributes);
+    normalize_body(&USER_TYPE, Value::Object(body), UnknownAttributes::Ignore)
+}
+
 /// `DELETE /Users/{id}`: removes the user and releases its uniqueness guards.
 pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ScimError> {
     for _ in 0..MAX_WRITE_ATTEMPTS {

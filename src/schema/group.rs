@@ -1,13 +1,13 @@
 //! The core Group schema (RFC 7643 §4.2).
 
-use super::{AttrType, AttributeDef, GROUP_SCHEMA, Mutability, SchemaDef};
+use super::{AttributeDef, GROUP_SCHEMA, Mutability, SchemaDef};
 
 const MEMBER: &[AttributeDef] = &[
     AttributeDef::string("value")
         .case_exact()
         .mutability(Mutability::Immutable)
         .describe("Identifier of the member of this Group."),
-    AttributeDef::new("$ref", AttrType::Reference)
+    AttributeDef::reference("$ref", &["User", "Group"])
         .mutability(Mutability::Immutable)
         .describe("The URI of the member resource."),
     AttributeDef::string("display")

@@ -60,7 +60,7 @@ pub fn normalize_body(
         if let Some(def) = common_attribute(&key) {
             insert(&mut out.attributes, def, value)?;
         } else if let Some(def) = rt.core.attribute(&key) {
-            if def.mutability == Mutability::WriteOnly && def.name == "password" {
+            if def.name == "password" {
                 out.password =
                     normalize_value(def, value)?.and_then(|v| v.as_str().map(str::to_owned));
             } else {
@@ -196,13 +196,15 @@ pub fn normalize_value(def: &AttributeDef, value: Value) -> Result<Option<Value>
     Ok((!out.is_empty()).then_some(Value::Array(out)))
 }
 
-fn normalize_single(
+/// Normalises one value of `def` (one element, for a multi-valued attribute). `path` names
+/// the attribute in error messages. `Ok(None)` means "unassigned".
+pub fn normalize_single(
     def: &AttributeDef,
     value: Value,
     path: &str,
 ) -> Result<Option<Value>, ScimError> {
     let wrong_type =
-        || ScimError::InvalidValue(format!("'{path}' must be of type {}", type_name(def.ty)));
+        || ScimError::InvalidValue(format!("'{path}' must be of type {}", def.ty.name()));
     let normalized = match (def.ty, value) {
         (_, Value::Null) => None,
         (AttrType::String | AttrType::Reference | AttrType::Binary, Value::String(s)) => {
@@ -248,19 +250,6 @@ pub fn parse_bool(s: &str) -> Option<bool> {
         Some(false)
     } else {
         None
-    }
-}
-
-fn type_name(ty: AttrType) -> &'static str {
-    match ty {
-        AttrType::String => "string",
-        AttrType::Boolean => "boolean",
-        AttrType::Decimal => "decimal",
-        AttrType::Integer => "integer",
-        AttrType::DateTime => "dateTime",
-        AttrType::Binary => "binary",
-        AttrType::Reference => "reference",
-        AttrType::Complex => "complex",
     }
 }
 

@@ -5,6 +5,7 @@
 //! are shaped by them in [`output`]. Attribute names are matched case-insensitively
 //! (RFC 7643 §2.1) and stored under their canonical spelling.
 
+pub mod discovery;
 mod group;
 pub mod input;
 pub mod output;
@@ -79,6 +80,22 @@ pub enum AttrType {
     Complex,
 }
 
+impl AttrType {
+    /// The RFC 7643 §7 name of the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            AttrType::String => "string",
+            AttrType::Boolean => "boolean",
+            AttrType::Decimal => "decimal",
+            AttrType::Integer => "integer",
+            AttrType::DateTime => "dateTime",
+            AttrType::Binary => "binary",
+            AttrType::Reference => "reference",
+            AttrType::Complex => "complex",
+        }
+    }
+}
+
 /// When an attribute may be written (RFC 7643 §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mutability {
@@ -137,6 +154,8 @@ pub struct AttributeDef {
     pub uniqueness: Uniqueness,
     /// Sub-attributes of a complex attribute.
     pub sub_attributes: &'static [AttributeDef],
+    /// For `reference` attributes: what they may refer to (`User`, `Group`, `external`, `uri`).
+    pub reference_types: &'static [&'static str],
     /// Human description for /Schemas.
     pub description: &'static str,
 }
@@ -154,6 +173,7 @@ impl AttributeDef {
             returned: Returned::Default,
             uniqueness: Uniqueness::None,
             sub_attributes: &[],
+            reference_types: &[],
             description: "",
         }
     }
@@ -204,6 +224,13 @@ impl AttributeDef {
     pub const fn unique(mut self) -> Self {
         self.uniqueness = Uniqueness::Server;
         self
+    }
+
+    /// A `reference` attribute to these kinds of target.
+    pub const fn reference(name: &'static str, targets: &'static [&'static str]) -> Self {
+        let mut a = Self::new(name, AttrType::Reference);
+        a.reference_types = targets;
+        a
     }
 
     /// Sets the description.
@@ -282,7 +309,7 @@ const META: &[AttributeDef] = &[
         .mutability(Mutability::ReadOnly),
     AttributeDef::new("created", AttrType::DateTime).mutability(Mutability::ReadOnly),
     AttributeDef::new("lastModified", AttrType::DateTime).mutability(Mutability::ReadOnly),
-    AttributeDef::new("location", AttrType::Reference).mutability(Mutability::ReadOnly),
+    AttributeDef::reference("location", &["uri"]).mutability(Mutability::ReadOnly),
     AttributeDef::string("version")
         .case_exact()
         .mutability(Mutability::ReadOnly),

@@ -27,7 +27,7 @@ const NAME: &[AttributeDef] = &[
 ];
 
 const PHOTO: &[AttributeDef] = &[
-    AttributeDef::new("value", AttrType::Reference).describe("URL of a photo of the user."),
+    AttributeDef::reference("value", &["external"]).describe("URL of a photo of the user."),
     DISPLAY,
     TYPE,
     PRIMARY,
@@ -48,7 +48,7 @@ const GROUP_MEMBERSHIP: &[AttributeDef] = &[
     s("value")
         .mutability(Mutability::ReadOnly)
         .describe("The identifier of the user's group."),
-    AttributeDef::new("$ref", AttrType::Reference)
+    AttributeDef::reference("$ref", &["User", "Group"])
         .mutability(Mutability::ReadOnly)
         .describe("The URI of the group."),
     s("display")
@@ -74,7 +74,7 @@ const USER_ATTRIBUTES: &[AttributeDef] = &[
     AttributeDef::complex("name", NAME).describe("The components of the user's real name."),
     s("displayName").describe("The name of the User, suitable for display."),
     s("nickName").describe("The casual way to address the user."),
-    AttributeDef::new("profileUrl", AttrType::Reference)
+    AttributeDef::reference("profileUrl", &["external"])
         .describe("A URI that is a uniform resource locator to the User's online profile."),
     s("title").describe("The user's title, such as 'Vice President'."),
     s("userType").describe("The relationship between the organization and the user."),
@@ -128,7 +128,7 @@ pub static USER: SchemaDef = SchemaDef {
 
 const MANAGER: &[AttributeDef] = &[
     s("value").describe("The id of the SCIM resource representing the User's manager."),
-    AttributeDef::new("$ref", AttrType::Reference).describe("The URI of the manager's resource."),
+    AttributeDef::reference("$ref", &["User"]).describe("The URI of the manager's resource."),
     s("displayName")
         .mutability(Mutability::ReadOnly)
         .describe("The displayName of the User's manager."),

@@ -145,6 +145,19 @@ pub async fn spawn_app_with(backend: Backend, config: Config) -> TestApp {
         .expect("issue token")
         .token;
     let app = App::new(config, stores.resources.clone(), stores.directory.clone());
+    let (base, shutdown) = serve_on_port_0(app).await;
+    TestApp {
+        base,
+        token,
+        tenant,
+        stores,
+        client: reqwest::Client::new(),
+        shutdown: Some(shutdown),
+    }
+}
+
+/// Serves `app` on a free loopback port; returns its SCIM base URL and the shutdown switch.
+pub async fn serve_on_port_0(app: App) -> (String, oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -153,14 +166,7 @@ pub async fn spawn_app_with(backend: Backend, config: Config) -> TestApp {
     tokio::spawn(scimlet::http::serve::serve(listener, app, async {
         let _ = rx.await;
     }));
-    TestApp {
-        base: format!("http://127.0.0.1:{port}/scim/v2"),
-        token,
-        tenant,
-        stores,
-        client: reqwest::Client::new(),
-        shutdown: Some(tx),
-    }
+    (format!("http://127.0.0.1:{port}/scim/v2"), tx)
 }
 
 /// A response, read whole.
@@ -201,6 +207,24 @@ impl Reply {
 }
 
 impl TestApp {
+    /// A handle on a server started by the caller (see [`serve_on_port_0`]).
+    pub fn new_for_test(
+        base: String,
+        token: String,
+        tenant: TenantId,
+        stores: Stores,
+        shutdown: oneshot::Sender<()>,
+    ) -> TestApp {
+        TestApp {
+            base,
+            token,
+            tenant,
+            stores,
+            client: reqwest::Client::new(),
+            shutdown: Some(shutdown),
+        }
+    }
+
     /// The same server with a token of a second, new tenant.
     pub async fn other_tenant(&self) -> TestApp {
         let tenant = fresh_tenant_id();

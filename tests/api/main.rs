@@ -2,8 +2,11 @@
 //! and on DynamoDB Local (`SCIMLET_DYNAMODB_ENDPOINT`; `infra/test.sh` starts it).
 
 mod cli;
+mod discovery;
+mod failures;
 mod helpers;
 mod lambda;
+mod patch;
 mod store_contract;
 mod tidy;
 mod users;

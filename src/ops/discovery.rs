@@ -1,0 +1,66 @@
+//! `/ServiceProviderConfig`, `/ResourceTypes[/{name}]`, `/Schemas[/{urn}]` (RFC 7644 §4).
+//! They need the tenant's token like every endpoint, and describe what this server does.
+
+use serde_json::{Value, json};
+
+use super::{Ctx, Reply};
+use crate::error::ScimError;
+use crate::schema::LIST_RESPONSE_SCHEMA;
+use crate::schema::discovery::{
+    find_resource_type, find_schema, resource_type_doc, resource_types, schema_doc, schemas,
+    service_provider_config,
+};
+
+/// RFC 7644 §4: a filter on a discovery endpoint SHOULD be refused with 403, so that a
+/// client cannot believe its conditions were applied.
+fn refuse_filter(ctx: &Ctx<'_>) -> Result<(), ScimError> {
+    if ctx.query.get("filter").is_some() {
+        return Err(ScimError::Forbidden(
+            "discovery endpoints do not support filtering".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn list_response(resources: Vec<Value>) -> Reply {
+    Reply::ok(json!({
+        "schemas": [LIST_RESPONSE_SCHEMA],
+        "totalResults": resources.len(),
+        "itemsPerPage": resources.len(),
+        "startIndex": 1,
+        "Resources": resources,
+    }))
+}
+
+/// `GET /ServiceProviderConfig`
+pub fn service_provider(ctx: &Ctx<'_>) -> Result<Reply, ScimError> {
+    refuse_filter(ctx)?;
+    Ok(Reply::ok(service_provider_config(ctx.config, ctx.base_url)))
+}
+
+/// `GET /ResourceTypes` and `GET /ResourceTypes/{name}`
+pub fn resource_type_docs(ctx: &Ctx<'_>, name: Option<&str>) -> Result<Reply, ScimError> {
+    refuse_filter(ctx)?;
+    match name {
+        None => Ok(list_response(resource_types(ctx.base_url))),
+        Some(name) => find_resource_type(name)
+            .map(|rt| Reply::ok(resource_type_doc(rt, ctx.base_url)))
+            .ok_or_else(|| ScimError::NotFound(format!("no resource type '{name}'"))),
+    }
+}
+
+/// `GET /Schemas` and `GET /Schemas/{urn}`
+pub fn schema_docs(ctx: &Ctx<'_>, urn: Option<&str>) -> Result<Reply, ScimError> {
+    refuse_filter(ctx)?;
+    match urn {
+        None => Ok(list_response(
+            schemas()
+                .into_iter()
+                .map(|s| schema_doc(s, ctx.base_url))
+                .collect(),
+        )),
+        Some(urn) => find_schema(urn)
+            .map(|s| Reply::ok(schema_doc(s, ctx.base_url)))
+            .ok_or_else(|| ScimError::NotFound(format!("no schema '{urn}'"))),
+    }
+}

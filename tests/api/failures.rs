@@ -1,0 +1,160 @@
+//! Store failures and bugs become SCIM errors: throttling → 429 with `Retry-After`, an outage
+//! → an opaque 500, a panic inside a request → a 500 (and the server keeps serving).
+
+use std::sync::Arc;
+
+use crate::helpers::{Stores, TestApp, USER_SCHEMA, fresh_tenant_id, serve_on_port_0};
+use async_trait::async_trait;
+use reqwest::Method;
+use scimlet::schema::ResourceKind;
+use scimlet::schema::input::UniqueValue;
+use scimlet::store::memory::MemoryStore;
+use scimlet::store::{
+    Directory, GuardChange, Resource, ResourcePage, ResourceStore, StoreError, TenantId,
+};
+use scimlet::{App, Config, admin};
+use serde_json::json;
+
+/// How the broken store fails.
+#[derive(Clone, Copy)]
+enum Failure {
+    Throttle,
+    Outage,
+    Panic,
+}
+
+/// A resource store whose every call fails in one way.
+struct BrokenStore(Failure);
+
+impl BrokenStore {
+    fn fail<T>(&self) -> Result<T, StoreError> {
+        match self.0 {
+            Failure::Throttle => Err(StoreError::Throttled),
+            Failure::Outage => Err(StoreError::backend("connection reset by peer")),
+            Failure::Panic => panic!("a bug in the store"),
+        }
+    }
+}
+
+#[async_trait]
+impl ResourceStore for BrokenStore {
+    async fn create(
+        &self,
+        _: &TenantId,
+        _: &Resource,
+        _: &[UniqueValue],
+    ) -> Result<(), StoreError> {
+        self.fail()
+    }
+    async fn get(
+        &self,
+        _: &TenantId,
+        _: ResourceKind,
+        _: &str,
+    ) -> Result<Option<Resource>, StoreError> {
+        self.fail()
+    }
+    async fn replace(
+        &self,
+        _: &TenantId,
+        _: &Resource,
+        _: u64,
+        _: GuardChange<'_>,
+    ) -> Result<(), StoreError> {
+        self.fail()
+    }
+    async fn delete(
+        &self,
+        _: &TenantId,
+        _: ResourceKind,
+        _: &str,
+        _: u64,
+        _: &[UniqueValue],
+    ) -> Result<(), StoreError> {
+        self.fail()
+    }
+    async fn find_unique(
+        &self,
+        _: &TenantId,
+        _: ResourceKind,
+        _: &UniqueValue,
+    ) -> Result<Option<String>, StoreError> {
+        self.fail()
+    }
+    async fn list(
+        &self,
+        _: &TenantId,
+        _: ResourceKind,
+        _: Option<&str>,
+        _: usize,
+    ) -> Result<ResourcePage, StoreError> {
+        self.fail()
+    }
+    async fn count(&self, _: &TenantId, _: ResourceKind) -> Result<u64, StoreError> {
+        self.fail()
+    }
+    async fn purge(&self, _: &TenantId) -> Result<(), StoreError> {
+        self.fail()
+    }
+}
+
+async fn spawn_broken(failure: Failure) -> TestApp {
+    let directory = MemoryStore::new();
+    let tenant = fresh_tenant_id();
+    admin::create_tenant(&directory, &tenant).await.unwrap();
+    let token = admin::issue(&directory, &tenant, None, None)
+        .await
+        .unwrap()
+        .token;
+    let broken: Arc<dyn ResourceStore> = Arc::new(BrokenStore(failure));
+    let directory: Arc<dyn Directory> = Arc::new(directory);
+    let app = App::new(Config::default(), broken.clone(), directory.clone());
+    let (base, shutdown) = serve_on_port_0(app).await;
+    let stores = Stores {
+        resources: broken,
+        directory,
+    };
+    TestApp::new_for_test(base, token, tenant, stores, shutdown)
+}
+
+#[tokio::test]
+async fn throttling_becomes_429_with_retry_after() {
+    let app = spawn_broken(Failure::Throttle).await;
+    let reply = app
+        .request(
+            Method::POST,
+            "/Users",
+            Some(json!({"schemas": [USER_SCHEMA], "userName": "x"})),
+        )
+        .await;
+    reply.assert_error(429, None);
+    assert_eq!(reply.header("retry-after"), Some("1"));
+    app.request(Method::GET, "/Users", None)
+        .await
+        .assert_error(429, None);
+}
+
+#[tokio::test]
+async fn outages_become_opaque_500s() {
+    let app = spawn_broken(Failure::Outage).await;
+    let reply = app.request(Method::GET, "/Users/abc", None).await;
+    reply.assert_error(500, None);
+    assert_eq!(reply.body["detail"], "internal server error");
+}
+
+#[tokio::test]
+async fn a_panic_in_a_request_is_a_500_and_the_server_lives_on() {
+    let app = spawn_broken(Failure::Panic).await;
+    for _ in 0..2 {
+        let reply = app.request(Method::GET, "/Users/abc", None).await;
+        reply.assert_error(500, None);
+    }
+    // Authentication (the directory) still works: a bad token is still a 401.
+    let unauthenticated = app
+        .client
+        .get(format!("{}/Users", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unauthenticated.status(), 401);
+}
