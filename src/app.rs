@@ -167,7 +167,15 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 async fn dispatch(ctx: &Ctx<'_>, route: Route, body: &[u8]) -> Result<Reply, ScimError> {
     use ResourceKind::User;
     match route {
-        Route::List(User) => ops::list::list(ctx, User).await,
+        Route::List(User) => {
+            let req = ops::list::SearchRequest::from_query(ctx.query)?;
+            ops::list::list(ctx, User, &req).await
+        }
+        // Users are the only resource type served so far, so a root search is a User search.
+        Route::Search(Some(User) | None) => {
+            let req = ops::list::SearchRequest::from_body(body)?;
+            ops::list::list(ctx, User, &req).await
+        }
         Route::Create(User) => ops::users::create(ctx, body).await,
         Route::Get(User, id) => ops::users::get(ctx, &id).await,
         Route::Replace(User, id) => ops::users::replace(ctx, &id, body).await,

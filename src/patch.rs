@@ -19,9 +19,7 @@ use serde_json::{Map, Value};
 use crate::error::ScimError;
 use crate::filter::{self, CompValue, CompareOp, Filter, PatchPath};
 use crate::schema::input::{normalize_single, normalize_value};
-use crate::schema::{
-    AttrType, AttributeDef, Mutability, ResourceTypeDef, SchemaDef, common_attribute,
-};
+use crate::schema::{AttrType, AttributeDef, Mutability, ResourceTypeDef, SchemaDef, resolve_path};
 
 /// URN of the PATCH request message.
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -186,36 +184,14 @@ fn resolve<'p>(
     raw: &str,
     path: &'p PatchPath,
 ) -> Result<Target<'p>, ScimError> {
-    let attr = &path.attr;
-    let (ext, def) = match &attr.urn {
-        None => {
-            let def = common_attribute(&attr.name)
-                .or_else(|| rt.core.attribute(&attr.name))
-                .ok_or_else(|| invalid_path(raw))?;
-            (None, def)
-        }
-        Some(urn) if urn.eq_ignore_ascii_case(rt.core.id) => (
-            None,
-            rt.core
-                .attribute(&attr.name)
-                .ok_or_else(|| invalid_path(raw))?,
-        ),
-        Some(urn) => {
-            let ext = rt.extension(urn).ok_or_else(|| invalid_path(raw))?;
-            (
-                Some(ext),
-                ext.attribute(&attr.name).ok_or_else(|| invalid_path(raw))?,
-            )
-        }
-    };
-    let sub_name = match (&attr.sub, &path.sub) {
-        (Some(_), Some(_)) => return Err(invalid_path(raw)),
-        (Some(s), None) | (None, Some(s)) => Some(s.as_str()),
-        (None, None) => None,
-    };
-    let sub = match sub_name {
-        Some(name) => Some(def.sub_attribute(name).ok_or_else(|| invalid_path(raw))?),
-        None => None,
+    if path.attr.sub.is_some() && path.sub.is_some() {
+        return Err(invalid_path(raw));
+    }
+    let resolved = resolve_path(rt, &path.attr).ok_or_else(|| invalid_path(raw))?;
+    let def = resolved.def;
+    let sub = match (&path.sub, resolved.sub) {
+        (Some(name), _) => Some(def.sub_attribute(name).ok_or_else(|| invalid_path(raw))?),
+        (None, sub) => sub,
     };
     if path.filter.is_some() && !def.multi_valued {
         return Err(ScimError::InvalidPath(format!(
@@ -223,7 +199,7 @@ fn resolve<'p>(
         )));
     }
     Ok(Target {
-        ext,
+        ext: resolved.ext,
         def,
         filter: path.filter.as_ref(),
         sub,

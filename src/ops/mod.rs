@@ -4,6 +4,7 @@
 
 pub mod discovery;
 pub mod list;
+pub mod sort;
 pub mod users;
 
 use http::StatusCode;

@@ -7,11 +7,13 @@
 use http::StatusCode;
 use serde_json::Value;
 
+use super::list::split_names;
 use super::{Ctx, Reply, now_rfc3339, parse_json, store_error};
 use crate::auth::hash_secret_blocking;
 use crate::error::ScimError;
 use crate::schema::input::{NormalizedBody, UnknownAttributes, normalize_body, unique_values};
 use crate::schema::output::{etag, location, render};
+use crate::schema::projection::Projection;
 use crate::schema::{ResourceKind, USER_TYPE};
 use crate::store::{GuardChange, Resource, StoreError};
 
@@ -39,11 +41,22 @@ async fn password_hash(normalized: &mut NormalizedBody) -> Result<Option<String>
     }
 }
 
-/// The reply carrying a resource: body, `Location` and `ETag`.
+/// The reply carrying a resource: body (shaped by `attributes`/`excludedAttributes`),
+/// `Location` and `ETag`.
 pub fn resource_reply(ctx: &Ctx<'_>, status: StatusCode, resource: &Resource) -> Reply {
+    let rt = crate::schema::resource_type(resource.kind);
+    let projection = Projection::new(
+        rt,
+        split_names(ctx.query.get("attributes"))
+            .iter()
+            .map(String::as_str),
+        split_names(ctx.query.get("excludedAttributes"))
+            .iter()
+            .map(String::as_str),
+    );
     Reply {
         status,
-        body: Some(render(resource, ctx.base_url)),
+        body: Some(projection.apply(rt, render(resource, ctx.base_url))),
         location: Some(location(ctx.base_url, resource)),
         etag: Some(etag(resource.version)),
     }
@@ -213,9 +226,4 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str) -> Result<Reply, ScimError> {
     Err(ScimError::Throttled {
         retry_after_secs: 1,
     })
-}
-
-/// Renders a resource for a list (no headers).
-pub fn render_for_list(ctx: &Ctx<'_>, resource: &Resource) -> Value {
-    render(resource, ctx.base_url)
 }

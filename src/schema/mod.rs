@@ -9,6 +9,7 @@ pub mod discovery;
 mod group;
 pub mod input;
 pub mod output;
+pub mod projection;
 mod user;
 
 pub use group::GROUP;
@@ -344,6 +345,38 @@ pub fn resource_type(kind: ResourceKind) -> &'static ResourceTypeDef {
 
 fn find(attrs: &'static [AttributeDef], name: &str) -> Option<&'static AttributeDef> {
     attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+}
+
+/// An attribute path resolved against a resource type's schemas.
+#[derive(Debug, Clone, Copy)]
+pub struct ResolvedPath {
+    /// The extension holding the attribute (`None`: core schema or common attribute).
+    pub ext: Option<&'static SchemaDef>,
+    /// The top-level attribute.
+    pub def: &'static AttributeDef,
+    /// The sub-attribute named by the path, if any.
+    pub sub: Option<&'static AttributeDef>,
+}
+
+/// Resolves `[urn:]name[.sub]` (names case-insensitive) to its definitions; `None` if it
+/// names no attribute of the resource type.
+pub fn resolve_path(rt: &ResourceTypeDef, path: &crate::filter::AttrPath) -> Option<ResolvedPath> {
+    let (ext, def) = match &path.urn {
+        None => (
+            None,
+            common_attribute(&path.name).or_else(|| rt.core.attribute(&path.name))?,
+        ),
+        Some(urn) if urn.eq_ignore_ascii_case(rt.core.id) => (None, rt.core.attribute(&path.name)?),
+        Some(urn) => {
+            let ext = rt.extension(urn)?;
+            (Some(ext), ext.attribute(&path.name)?)
+        }
+    };
+    let sub = match &path.sub {
+        Some(name) => Some(def.sub_attribute(name)?),
+        None => None,
+    };
+    Some(ResolvedPath { ext, def, sub })
 }
 
 /// Normalises a case-insensitive value for comparisons and uniqueness keys (Unicode lowercase).

@@ -33,7 +33,7 @@ async fn service_provider_config_tells_the_truth(backend: Backend) {
     assert_eq!(spc["etag"]["supported"], true);
     assert_eq!(spc["patch"]["supported"], true);
     assert_eq!(spc["bulk"]["supported"], false);
-    assert_eq!(spc["sort"]["supported"], false);
+    assert_eq!(spc["sort"]["supported"], true);
     assert_eq!(spc["authenticationSchemes"][0]["type"], "oauthbearertoken");
     assert_eq!(
         spc["meta"]["location"],

@@ -7,6 +7,7 @@ mod failures;
 mod helpers;
 mod lambda;
 mod patch;
+mod search;
 mod store_contract;
 mod tidy;
 mod users;

@@ -693,7 +693,7 @@ async fn unimplemented_endpoints_answer_501(backend: Backend) {
         (Method::GET, "/Groups"),
         (Method::GET, "/Me"),
         (Method::POST, "/Bulk"),
-        (Method::POST, "/.search"),
+        (Method::POST, "/Groups/.search"),
     ] {
         app.request(method, path, None)
             .await
