@@ -20,7 +20,6 @@ use crate::http::response::{error_response, reply_response};
 use crate::http::route::{Route, strip_base};
 use crate::http::{base_url, check_content_type};
 use crate::ops::{self, Ctx, Preconditions, Reply};
-use crate::schema::ResourceKind;
 use crate::store::{Directory, ResourceStore, TenantId};
 
 /// The SCIM service: configuration, stores and the authenticator. Cheap to clone.
@@ -165,31 +164,33 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 async fn dispatch(ctx: &Ctx<'_>, route: Route, body: &[u8]) -> Result<Reply, ScimError> {
-    use ResourceKind::User;
+    use ops::resources;
     match route {
-        Route::List(User) => {
+        Route::List(kind) => {
             let req = ops::list::SearchRequest::from_query(ctx.query)?;
-            ops::list::list(ctx, User, &req).await
+            ops::list::list(ctx, kind, &req).await
         }
-        // Users are the only resource type served so far, so a root search is a User search.
-        Route::Search(Some(User) | None) => {
+        Route::Search(Some(kind)) => {
             let req = ops::list::SearchRequest::from_body(body)?;
-            ops::list::list(ctx, User, &req).await
+            ops::list::list(ctx, kind, &req).await
         }
-        Route::Create(User) => ops::users::create(ctx, body).await,
-        Route::Get(User, id) => ops::users::get(ctx, &id).await,
-        Route::Replace(User, id) => ops::users::replace(ctx, &id, body).await,
-        Route::Patch(User, id) => ops::users::patch(ctx, &id, body).await,
-        Route::Delete(User, id) => ops::users::delete(ctx, &id).await,
+        Route::Search(None) => {
+            let req = ops::list::SearchRequest::from_body(body)?;
+            ops::list::search_all(ctx, &req).await
+        }
+        Route::Create(kind) => resources::create(ctx, kind, body).await,
+        Route::Get(kind, id) => resources::get(ctx, kind, &id).await,
+        Route::Replace(kind, id) => resources::replace(ctx, kind, &id, body).await,
+        Route::Patch(kind, id) => resources::patch(ctx, kind, &id, body).await,
+        Route::Delete(kind, id) => resources::delete(ctx, kind, &id).await,
         Route::ServiceProviderConfig => ops::discovery::service_provider(ctx),
         Route::ResourceTypes(name) => ops::discovery::resource_type_docs(ctx, name.as_deref()),
         Route::Schemas(urn) => ops::discovery::schema_docs(ctx, urn.as_deref()),
         Route::Me => Err(ScimError::NotImplemented(
             "/Me is not supported: tokens authenticate identity providers, not users".into(),
         )),
-        other => Err(ScimError::NotImplemented(format!(
-            "'{}' is not implemented yet",
-            other.name()
-        ))),
+        Route::Bulk => Err(ScimError::NotImplemented(
+            "/Bulk is not implemented yet".into(),
+        )),
     }
 }

@@ -2,32 +2,25 @@
 //! `startIndex`, `count`, `sortBy`, `sortOrder`, `attributes`, `excludedAttributes`, from the
 //! query string (`GET /Users`) or a SearchRequest body (`POST /Users/.search`).
 //!
-//! `userName eq`, `externalId eq` and `id eq` are answered by one strongly consistent lookup
-//! (the uniqueness guard or the item itself), so a client that creates a user and at once
-//! filters for it always finds it. Other filters are evaluated in memory over the tenant's
-//! resources in id order, examining at most `max_scan` of them (beyond that: 400 `tooMany`
-//! with a hint), never silently returning a partial answer.
+//! How the matches are found is [`super::find`]'s business; this module validates the request,
+//! pages, and renders.
 
 use serde_json::{Value, json};
 
+use super::resources::{link_attribute, shown_links};
 use super::sort::SortSpec;
-use super::{Ctx, Reply, parse_json, store_error};
+use super::{Ctx, Reply, find, parse_json, store_error};
 use crate::config::Config;
 use crate::error::ScimError;
-use crate::filter::{self, CompValue, CompareOp, Filter};
+use crate::filter::{self, Filter};
 use crate::http::query::QueryParams;
-use crate::schema::input::UniqueValue;
-use crate::schema::output::render;
+use crate::schema::discovery::SERVED;
+use crate::schema::output::render_linked;
 use crate::schema::projection::Projection;
-use crate::schema::{
-    LIST_RESPONSE_SCHEMA, ResourceKind, ResourceTypeDef, fold_case, resource_type,
-};
-use crate::store::Resource;
+use crate::schema::{LIST_RESPONSE_SCHEMA, ResourceKind, ResourceTypeDef, resource_type};
 
 /// Page size when the client sends no `count`.
 pub const DEFAULT_COUNT: usize = 100;
-/// Resources read per store call while scanning.
-const SCAN_PAGE: usize = 200;
 
 /// URN of the SearchRequest message (`POST …/.search`).
 pub const SEARCH_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
@@ -204,6 +197,17 @@ impl ListParams {
                 usize::try_from(c.max(0)).unwrap_or(usize::MAX)
             })
             .min(config.max_page_size);
+        if let Some(by) = &req.sort_by {
+            let attr = link_attribute(rt.kind);
+            let named = by.trim().split('.').next().unwrap_or("");
+            if named.eq_ignore_ascii_case(attr)
+                || named.eq_ignore_ascii_case(&format!("{}:{attr}", rt.core.id))
+            {
+                return Err(ScimError::InvalidFilter(format!(
+                    "sorting by '{attr}' is not supported"
+                )));
+            }
+        }
         let sort = req
             .sort_by
             .as_deref()
@@ -224,7 +228,7 @@ impl ListParams {
     }
 }
 
-/// `GET /Users` and `POST /Users/.search`.
+/// `GET /Users`, `GET /Groups`, and `POST …/.search` for one resource type.
 pub async fn list(
     ctx: &Ctx<'_>,
     kind: ResourceKind,
@@ -232,210 +236,88 @@ pub async fn list(
 ) -> Result<Reply, ScimError> {
     let rt = resource_type(kind);
     let params = ListParams::new(req, rt, ctx.config)?;
-    let (total, resources) = match (&params.filter, &params.sort) {
-        (Some(f), _) if direct_lookup(f, rt).is_some() => {
-            let lookup =
-                direct_lookup(f, rt).ok_or_else(|| ScimError::internal("lookup vanished"))?;
-            lookup_page(ctx, rt, f, lookup, &params).await?
+    let (total, found) = find::matches(ctx, rt, &params).await?;
+    let items = render_page(ctx, &params.projection, found).await?;
+    Ok(list_response(total, params.start_index, items))
+}
+
+/// `POST /.search`: the same request over every resource type. A filter naming an attribute
+/// one type lacks simply matches nothing of that type; it is an error only if it fits no type.
+/// Results are Users then Groups unless sorted.
+pub async fn search_all(ctx: &Ctx<'_>, req: &SearchRequest) -> Result<Reply, ScimError> {
+    let mut per_kind = Vec::new();
+    let mut first_error = None;
+    for kind in SERVED {
+        let rt = resource_type(*kind);
+        match ListParams::new(req, rt, ctx.config) {
+            Ok(params) => per_kind.push((rt, params)),
+            Err(err) => first_error = first_error.or(Some(err)),
         }
-        (None, None) => unfiltered_page(ctx, kind, &params).await?,
-        (filter, _) => scan(ctx, rt, filter.as_ref(), &params).await?,
+    }
+    let Some((_, first)) = per_kind.first() else {
+        return Err(first_error.unwrap_or_else(|| ScimError::internal("no resource types")));
     };
-    let items: Vec<Value> = resources
-        .into_iter()
-        .map(|(rendered, _)| params.projection.apply(rt, rendered))
-        .collect();
-    Ok(Reply::ok(json!({
+    let (start_index, count, sort) = (first.start_index, first.count, first.sort);
+    let mut total = 0;
+    let mut all = Vec::new();
+    for (rt, mut params) in per_kind {
+        // Collect every match of each type (bounded by max_scan), then page the union.
+        params.start_index = 1;
+        params.count = ctx.config.max_scan;
+        params.sort = None;
+        let (n, found) = find::matches(ctx, rt, &params).await?;
+        total += n;
+        all.extend(found.into_iter().map(|f| (f, params.projection.clone())));
+    }
+    if let Some(sort) = sort {
+        all = sort.sort(all, |(f, _)| &f.rendered);
+    }
+    let page: Vec<_> = all.into_iter().skip(start_index - 1).take(count).collect();
+    let mut items = Vec::with_capacity(page.len());
+    for (found, projection) in page {
+        items.extend(render_page(ctx, &projection, vec![found]).await?);
+    }
+    Ok(list_response(total, start_index, items))
+}
+
+fn list_response(total: usize, start_index: usize, items: Vec<Value>) -> Reply {
+    Reply::ok(json!({
         "schemas": [LIST_RESPONSE_SCHEMA],
         "totalResults": total,
-        "startIndex": params.start_index,
+        "startIndex": start_index,
         "itemsPerPage": items.len(),
         "Resources": items,
-    })))
-}
-
-/// A filter answerable by one consistent lookup.
-enum Lookup {
-    /// `id eq "…"`
-    Id(String),
-    /// `userName eq "…"`, `externalId eq "…"` (a uniqueness guard).
-    Unique(UniqueValue),
-}
-
-/// Recognises `attr eq "value"` on `id` or a unique attribute of the core schema.
-fn direct_lookup(f: &Filter, rt: &ResourceTypeDef) -> Option<Lookup> {
-    let Filter::Compare {
-        path,
-        op: CompareOp::Eq,
-        value: CompValue::String(value),
-    } = f
-    else {
-        return None;
-    };
-    let core_or_none = path
-        .urn
-        .as_deref()
-        .is_none_or(|u| u.eq_ignore_ascii_case(rt.core.id));
-    if path.sub.is_some() || !core_or_none {
-        return None;
-    }
-    if path.name.eq_ignore_ascii_case("id") && path.urn.is_none() {
-        return Some(Lookup::Id(value.clone()));
-    }
-    let def =
-        crate::schema::common_attribute(&path.name).or_else(|| rt.core.attribute(&path.name))?;
-    if def.uniqueness != crate::schema::Uniqueness::Server || def.name == "id" {
-        return None;
-    }
-    let normalized = if def.case_exact {
-        value.clone()
-    } else {
-        fold_case(value)
-    };
-    Some(Lookup::Unique(UniqueValue {
-        attr: def.name,
-        normalized,
     }))
 }
 
-async fn lookup_page(
+/// Renders a page: reads membership links where the projection shows them and they were not
+/// read yet, then applies the projection.
+async fn render_page(
     ctx: &Ctx<'_>,
-    rt: &ResourceTypeDef,
-    f: &Filter,
-    lookup: Lookup,
-    params: &ListParams,
-) -> Result<(usize, Vec<Found>), ScimError> {
-    let id = match lookup {
-        Lookup::Id(id) => Some(id),
-        Lookup::Unique(value) => ctx
-            .store
-            .find_unique(ctx.tenant, rt.kind, &value)
-            .await
-            .map_err(store_error)?,
-    };
-    let found = match id {
-        Some(id) => ctx
-            .store
-            .get(ctx.tenant, rt.kind, &id)
-            .await
-            .map_err(store_error)?,
-        None => None,
-    };
-    // Re-check the filter on the resource itself (the guard may be the only thing that matched).
-    let mut matched = Vec::new();
-    if let Some(resource) = found {
-        let rendered = render(&resource, ctx.base_url);
-        if filter::eval::matches(f, rt, &rendered)? {
-            matched.push((rendered, resource));
-        }
-    }
-    let total = matched.len();
-    Ok((total, window(matched, params)))
-}
-
-/// A rendered resource with its stored form.
-type Found = (Value, Resource);
-
-fn window(items: Vec<Found>, params: &ListParams) -> Vec<Found> {
-    items
-        .into_iter()
-        .skip(params.start_index - 1)
-        .take(params.count)
-        .collect()
-}
-
-fn too_many(max: usize) -> ScimError {
-    ScimError::TooMany(format!(
-        "this request would examine more than {max} resources; filter with 'userName eq', \
-         'externalId eq' or 'id eq', or page with a smaller startIndex"
-    ))
-}
-
-/// Examines the tenant's resources in id order (at most `max_scan`), keeping matches. Without
-/// a sort, only the requested window is kept; with one, every match is kept and sorted.
-async fn scan(
-    ctx: &Ctx<'_>,
-    rt: &ResourceTypeDef,
-    f: Option<&Filter>,
-    params: &ListParams,
-) -> Result<(usize, Vec<Found>), ScimError> {
-    let mut total = 0usize;
-    let mut examined = 0usize;
-    let mut kept = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = ctx
-            .store
-            .list(ctx.tenant, rt.kind, after.as_deref(), SCAN_PAGE)
-            .await
-            .map_err(store_error)?;
-        for resource in page.items {
-            examined += 1;
-            if examined > ctx.config.max_scan {
-                return Err(too_many(ctx.config.max_scan));
-            }
-            let rendered = render(&resource, ctx.base_url);
-            if let Some(f) = f
-                && !filter::eval::matches(f, rt, &rendered)?
+    projection: &Projection,
+    found: Vec<find::Found>,
+) -> Result<Vec<Value>, ScimError> {
+    let mut items = Vec::with_capacity(found.len());
+    for f in found {
+        let kind = f.resource.kind;
+        let rt = resource_type(kind);
+        let rendered = if f.linked || !projection.wants(link_attribute(kind)) {
+            f.rendered
+        } else {
+            match ctx
+                .store
+                .get_linked(ctx.tenant, kind, &f.resource.id)
+                .await
+                .map_err(store_error)?
             {
-                continue;
+                Some(linked) => {
+                    render_linked(&linked.resource, Some(shown_links(&linked)), ctx.base_url)
+                }
+                // Deleted since it was listed: show it as it was.
+                None => f.rendered,
             }
-            total += 1;
-            let in_window = total >= params.start_index && kept.len() < params.count;
-            if params.sort.is_some() || in_window {
-                kept.push((rendered, resource));
-            }
-        }
-        match page.next_after {
-            Some(next) => after = Some(next),
-            None => break,
-        }
+        };
+        items.push(projection.apply(rt, rendered));
     }
-    Ok(match &params.sort {
-        Some(sort) => (total, window(sort.sort(kept), params)),
-        None => (total, kept),
-    })
-}
-
-async fn unfiltered_page(
-    ctx: &Ctx<'_>,
-    kind: ResourceKind,
-    params: &ListParams,
-) -> Result<(usize, Vec<Found>), ScimError> {
-    let total = usize::try_from(
-        ctx.store
-            .count(ctx.tenant, kind)
-            .await
-            .map_err(store_error)?,
-    )
-    .unwrap_or(usize::MAX);
-    if params.count == 0 || params.start_index > total {
-        return Ok((total, Vec::new()));
-    }
-    let skip = params.start_index - 1;
-    if skip.saturating_add(params.count) > ctx.config.max_scan {
-        return Err(too_many(ctx.config.max_scan));
-    }
-    let mut seen = 0usize;
-    let mut items = Vec::new();
-    let mut after: Option<String> = None;
-    while items.len() < params.count {
-        let want = (skip + params.count - seen).min(ctx.config.max_page_size.max(SCAN_PAGE));
-        let page = ctx
-            .store
-            .list(ctx.tenant, kind, after.as_deref(), want)
-            .await
-            .map_err(store_error)?;
-        for resource in page.items {
-            seen += 1;
-            if seen > skip && items.len() < params.count {
-                items.push((render(&resource, ctx.base_url), resource));
-            }
-        }
-        match page.next_after {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
-    Ok((total, items))
+    Ok(items)
 }

@@ -3,9 +3,11 @@
 //! [`ScimError`]; HTTP concerns (routing, headers, content types) stay in [`crate::http`].
 
 pub mod discovery;
+pub mod find;
+pub mod groups;
 pub mod list;
+pub mod resources;
 pub mod sort;
-pub mod users;
 
 use http::StatusCode;
 use serde_json::Value;
@@ -124,6 +126,9 @@ pub fn store_error(err: StoreError) -> ScimError {
         },
         StoreError::VersionMismatch => {
             ScimError::PreconditionFailed("the resource was changed by another request".into())
+        }
+        StoreError::MissingMember { id } => {
+            ScimError::InvalidValue(format!("member '{id}' does not exist"))
         }
         err @ (StoreError::AlreadyExists | StoreError::Backend(_)) => ScimError::internal(err),
     }

@@ -101,11 +101,12 @@ impl SortSpec {
         }
     }
 
-    /// Sorts rendered resources, each with a payload (stable: equal keys keep their order).
-    pub fn sort<T>(&self, items: Vec<(Value, T)>) -> Vec<(Value, T)> {
-        let mut keyed: Vec<(Option<Key>, (Value, T))> = items
+    /// Sorts items by the rendered resource `value` gives for each (stable: equal keys keep
+    /// their order).
+    pub fn sort<T>(&self, items: Vec<T>, value: impl Fn(&T) -> &Value) -> Vec<T> {
+        let mut keyed: Vec<(Option<Key>, T)> = items
             .into_iter()
-            .map(|item| (self.key(&item.0), item))
+            .map(|item| (self.key(value(&item)), item))
             .collect();
         keyed.sort_by(|(a, _), (b, _)| {
             let ord = match (a, b) {
@@ -175,7 +176,7 @@ mod tests {
             names(
                 &SortSpec::parse(&USER_TYPE, by, order)
                     .unwrap()
-                    .sort(users.clone()),
+                    .sort(users.clone(), |(v, _)| v),
             )
         };
         assert_eq!(sorted("userName", None), ["A", "b", "c"]);

@@ -18,8 +18,8 @@ pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Re
 /// URN of the Schema schema.
 pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
-/// The resource types this server serves today (their endpoints answer; others are 501).
-pub const SERVED: &[ResourceKind] = &[ResourceKind::User];
+/// The resource types this server serves.
+pub const SERVED: &[ResourceKind] = &[ResourceKind::User, ResourceKind::Group];
 
 /// `/ServiceProviderConfig`: what is supported, truthfully.
 pub fn service_provider_config(config: &Config, base_url: &str) -> Value {

@@ -4,8 +4,8 @@
 
 use serde_json::{Map, Value};
 
-use super::{Returned, resource_type};
-use crate::store::Resource;
+use super::{ResourceKind, Returned, resource_type};
+use crate::store::{Link, Resource};
 
 /// Formats a version number as the weak ETag used for `meta.version` and the `ETag` header.
 pub fn etag(version: u64) -> String {
@@ -17,7 +17,58 @@ pub fn location(base_url: &str, resource: &Resource) -> String {
     format!("{base_url}/{}/{}", resource.kind.endpoint(), resource.id)
 }
 
-/// Renders a resource as its SCIM representation.
+/// Renders a resource with its membership: a group's `members` or a user's `groups`
+/// (`None`: the links were not read, so the attribute is left out).
+pub fn render_linked(resource: &Resource, links: Option<&[Link]>, base_url: &str) -> Value {
+    let mut value = render(resource, base_url);
+    let Some(links) = links.filter(|l| !l.is_empty()) else {
+        return value;
+    };
+    let (name, items): (&str, Vec<Value>) = match resource.kind {
+        ResourceKind::Group => (
+            "members",
+            links
+                .iter()
+                .map(|l| link_value(l, base_url, l.target.kind.name()))
+                .collect(),
+        ),
+        ResourceKind::User => (
+            "groups",
+            links
+                .iter()
+                .map(|l| link_value(l, base_url, "direct"))
+                .collect(),
+        ),
+    };
+    if let Value::Object(map) = &mut value {
+        let meta = map.shift_remove("meta");
+        map.insert(name.into(), Value::Array(items));
+        if let Some(meta) = meta {
+            map.insert("meta".into(), meta);
+        }
+    }
+    value
+}
+
+fn link_value(link: &Link, base_url: &str, ty: &str) -> Value {
+    let mut out = Map::new();
+    out.insert("value".into(), Value::from(link.target.id.clone()));
+    out.insert(
+        "$ref".into(),
+        Value::from(format!(
+            "{base_url}/{}/{}",
+            link.target.kind.endpoint(),
+            link.target.id
+        )),
+    );
+    if let Some(display) = &link.display {
+        out.insert("display".into(), Value::from(display.clone()));
+    }
+    out.insert("type".into(), Value::from(ty));
+    Value::Object(out)
+}
+
+/// Renders a resource as its SCIM representation (without membership).
 pub fn render(resource: &Resource, base_url: &str) -> Value {
     let rt = resource_type(resource.kind);
     let mut schemas = vec![Value::from(rt.core.id)];

@@ -8,6 +8,8 @@
 //! | group | `T#<tid>#G#<gid>` | `GROUP` | `T#<tid>#GROUPS` / `<gid>` |
 //! | uniqueness guard | `T#<tid>#UNIQ#<User or Group>.<attr>#<normalised value>` | `UNIQ` | `T#<tid>#GUARDS` / its PK |
 //! | counter | `T#<tid>#COUNT` | `USERS` / `GROUPS` | – |
+//! | group→member edge | `T#<tid>#G#<gid>` | `MEMBER#<U or G>#<id>` | – |
+//! | member→group edge | `T#<tid>#<U or G>#<id>` | `GROUP#<gid>` | – |
 //!
 //! Every key of a tenant's items (GSI keys included) starts with `T#<tid>#`, so IAM
 //! `dynamodb:LeadingKeys` can confine a session to one tenant. Tenant ids cannot contain `#`.
@@ -81,6 +83,21 @@ pub fn guard_pk(tenant: &TenantId, kind: ResourceKind, value: &UniqueValue) -> S
         value.attr,
         value.normalized
     )
+}
+
+/// Sort-key prefix of a group's member edges.
+pub const MEMBER_PREFIX: &str = "MEMBER#";
+/// Sort-key prefix of a resource's group edges.
+pub const GROUP_EDGE_PREFIX: &str = "GROUP#";
+
+/// Sort key of a member edge (under the group's partition).
+pub fn member_sk(kind: ResourceKind, id: &str) -> String {
+    format!("{MEMBER_PREFIX}{}#{id}", kind_letter(kind))
+}
+
+/// Sort key of a group edge (under the member's partition).
+pub fn group_edge_sk(group_id: &str) -> String {
+    format!("{GROUP_EDGE_PREFIX}{group_id}")
 }
 
 /// GSI1 partition listing a tenant's uniqueness guards (so a tenant can be purged by queries).

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    Directory, GuardChange, Resource, ResourcePage, ResourceStore, StoreError, Tenant, TenantId,
-    TokenRecord,
+    Directory, GuardChange, Link, Linked, MemberChange, MemberRef, Resource, ResourcePage,
+    ResourceStore, StoreError, Tenant, TenantId, TokenRecord,
 };
 use crate::schema::ResourceKind;
 use crate::schema::input::UniqueValue;
@@ -31,6 +31,10 @@ struct State {
     resources: BTreeMap<(TenantId, ResourceKind, String), Resource>,
     /// Keyed by (tenant, kind, attr, normalised value); holds the owner's id.
     guards: HashMap<(TenantId, ResourceKind, &'static str, String), String>,
+    /// A group's members: (tenant, group id) → member → the member's display copy.
+    members: BTreeMap<(TenantId, String), BTreeMap<MemberRef, Option<String>>>,
+    /// A resource's groups: (tenant, member) → group id → the group's display copy.
+    memberships: BTreeMap<(TenantId, MemberRef), BTreeMap<String, Option<String>>>,
 }
 
 type GuardKey = (TenantId, ResourceKind, &'static str, String);
@@ -52,7 +56,50 @@ impl MemoryStore {
     }
 }
 
+/// The display name copied onto edges pointing at a group.
+fn group_display(group: &Resource) -> Option<String> {
+    group
+        .attributes
+        .get("displayName")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned)
+}
+
 impl State {
+    fn exists(&self, tenant: &TenantId, member: &MemberRef) -> bool {
+        self.resources
+            .contains_key(&(tenant.clone(), member.kind, member.id.clone()))
+    }
+
+    fn check_members_exist(&self, tenant: &TenantId, add: &[Link]) -> Result<(), StoreError> {
+        match add.iter().find(|l| !self.exists(tenant, &l.target)) {
+            Some(missing) => Err(StoreError::MissingMember {
+                id: missing.target.id.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn link(&mut self, tenant: &TenantId, group: &Resource, member: &Link) {
+        self.members
+            .entry((tenant.clone(), group.id.clone()))
+            .or_default()
+            .insert(member.target.clone(), member.display.clone());
+        self.memberships
+            .entry((tenant.clone(), member.target.clone()))
+            .or_default()
+            .insert(group.id.clone(), group_display(group));
+    }
+
+    fn unlink(&mut self, tenant: &TenantId, group_id: &str, member: &MemberRef) {
+        if let Some(m) = self.members.get_mut(&(tenant.clone(), group_id.to_owned())) {
+            m.remove(member);
+        }
+        if let Some(g) = self.memberships.get_mut(&(tenant.clone(), member.clone())) {
+            g.remove(group_id);
+        }
+    }
+
     fn check_guards_free<'a>(
         &self,
         tenant: &TenantId,
@@ -78,6 +125,7 @@ impl ResourceStore for MemoryStore {
         tenant: &TenantId,
         resource: &Resource,
         unique: &[UniqueValue],
+        members: &[Link],
     ) -> Result<(), StoreError> {
         let mut s = self.lock();
         let key = (tenant.clone(), resource.kind, resource.id.clone());
@@ -85,11 +133,15 @@ impl ResourceStore for MemoryStore {
             return Err(StoreError::AlreadyExists);
         }
         s.check_guards_free(tenant, resource.kind, unique.iter(), &resource.id)?;
+        s.check_members_exist(tenant, members)?;
         for v in unique {
             s.guards
                 .insert(guard_key(tenant, resource.kind, v), resource.id.clone());
         }
         s.resources.insert(key, resource.clone());
+        for member in members {
+            s.link(tenant, resource, member);
+        }
         Ok(())
     }
 
@@ -105,12 +157,109 @@ impl ResourceStore for MemoryStore {
             .cloned())
     }
 
+    async fn get_many(
+        &self,
+        tenant: &TenantId,
+        refs: &[MemberRef],
+    ) -> Result<Vec<Resource>, StoreError> {
+        let s = self.lock();
+        Ok(refs
+            .iter()
+            .filter_map(|r| {
+                s.resources
+                    .get(&(tenant.clone(), r.kind, r.id.clone()))
+                    .cloned()
+            })
+            .collect())
+    }
+
+    async fn get_linked(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<Option<Linked>, StoreError> {
+        let s = self.lock();
+        let Some(resource) = s.resources.get(&(tenant.clone(), kind, id.to_owned())) else {
+            return Ok(None);
+        };
+        let members = s
+            .members
+            .get(&(tenant.clone(), id.to_owned()))
+            .map(|m| {
+                m.iter()
+                    .map(|(target, display)| Link {
+                        target: target.clone(),
+                        display: display.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let me = MemberRef {
+            kind,
+            id: id.to_owned(),
+        };
+        let groups = s
+            .memberships
+            .get(&(tenant.clone(), me))
+            .map(|g| {
+                g.iter()
+                    .map(|(gid, display)| Link {
+                        target: MemberRef {
+                            kind: ResourceKind::Group,
+                            id: gid.clone(),
+                        },
+                        display: display.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Some(Linked {
+            resource: resource.clone(),
+            members,
+            groups,
+        }))
+    }
+
+    async fn refresh_display(
+        &self,
+        tenant: &TenantId,
+        member: &MemberRef,
+        display: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let parents: Vec<String> = s
+            .memberships
+            .get(&(tenant.clone(), member.clone()))
+            .map(|g| g.keys().cloned().collect())
+            .unwrap_or_default();
+        for parent in parents {
+            if let Some(m) = s.members.get_mut(&(tenant.clone(), parent)) {
+                m.insert(member.clone(), display.map(str::to_owned));
+            }
+        }
+        if member.kind == ResourceKind::Group {
+            let children: Vec<MemberRef> = s
+                .members
+                .get(&(tenant.clone(), member.id.clone()))
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            for child in children {
+                if let Some(g) = s.memberships.get_mut(&(tenant.clone(), child)) {
+                    g.insert(member.id.clone(), display.map(str::to_owned));
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn replace(
         &self,
         tenant: &TenantId,
         resource: &Resource,
         expected_version: u64,
         guards: GuardChange<'_>,
+        members: MemberChange<'_>,
     ) -> Result<(), StoreError> {
         let mut s = self.lock();
         let key = (tenant.clone(), resource.kind, resource.id.clone());
@@ -122,12 +271,19 @@ impl ResourceStore for MemoryStore {
             Some(_) => {}
         }
         s.check_guards_free(tenant, resource.kind, guards.added(), &resource.id)?;
+        s.check_members_exist(tenant, members.add)?;
         for v in guards.removed() {
             s.guards.remove(&guard_key(tenant, resource.kind, v));
         }
         for v in guards.added() {
             s.guards
                 .insert(guard_key(tenant, resource.kind, v), resource.id.clone());
+        }
+        for gone in members.remove {
+            s.unlink(tenant, &resource.id, gone);
+        }
+        for member in members.add {
+            s.link(tenant, resource, member);
         }
         s.resources.insert(key, resource.clone());
         Ok(())
@@ -157,6 +313,23 @@ impl ResourceStore for MemoryStore {
             }
         }
         s.resources.remove(&key);
+        let me = MemberRef {
+            kind,
+            id: id.to_owned(),
+        };
+        // As a group: its members lose it. As a member: its groups lose it.
+        if let Some(members) = s.members.remove(&(tenant.clone(), id.to_owned())) {
+            for member in members.keys() {
+                s.unlink(tenant, id, member);
+            }
+        }
+        if let Some(groups) = s.memberships.remove(&(tenant.clone(), me.clone())) {
+            for group in groups.keys() {
+                if let Some(m) = s.members.get_mut(&(tenant.clone(), group.clone())) {
+                    m.remove(&me);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -216,6 +389,8 @@ impl ResourceStore for MemoryStore {
         let mut s = self.lock();
         s.resources.retain(|(t, _, _), _| t != tenant);
         s.guards.retain(|(t, _, _, _), _| t != tenant);
+        s.members.retain(|(t, _), _| t != tenant);
+        s.memberships.retain(|(t, _), _| t != tenant);
         Ok(())
     }
 }

@@ -128,6 +128,51 @@ impl GuardChange<'_> {
     }
 }
 
+/// One side of a membership edge: a resource, by kind and id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MemberRef {
+    /// User or Group.
+    pub kind: ResourceKind,
+    /// Its id.
+    pub id: String,
+}
+
+/// A membership edge seen from one side: the other side and a copy of its display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The resource at the other end.
+    pub target: MemberRef,
+    /// Its display name when the edge was written or last refreshed.
+    pub display: Option<String>,
+}
+
+/// A membership change of a group: members to add and to remove (direct membership).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MemberChange<'a> {
+    /// Members to add (with the display copied onto the edges).
+    pub add: &'a [Link],
+    /// Members to remove.
+    pub remove: &'a [MemberRef],
+}
+
+impl MemberChange<'_> {
+    /// Whether nothing changes.
+    pub fn is_empty(&self) -> bool {
+        self.add.is_empty() && self.remove.is_empty()
+    }
+}
+
+/// A resource with its membership edges.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Linked {
+    /// The resource.
+    pub resource: Resource,
+    /// For a group: its direct members, in member order (kind, then id).
+    pub members: Vec<Link>,
+    /// The groups it is a direct member of, in id order.
+    pub groups: Vec<Link>,
+}
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -142,6 +187,12 @@ pub enum StoreError {
     Conflict {
         /// The attribute whose value is taken.
         attr: &'static str,
+    },
+    /// A member to add does not exist in the tenant.
+    #[error("member '{id}' does not exist")]
+    MissingMember {
+        /// The id of the missing member.
+        id: String,
     },
     /// The stored version is not the expected one (a concurrent write won).
     #[error("version mismatch")]
@@ -161,19 +212,21 @@ impl StoreError {
     }
 }
 
-/// Tenant-scoped storage of Users and Groups.
+/// Tenant-scoped storage of Users and Groups, with group membership as edges.
 #[async_trait]
 pub trait ResourceStore: Send + Sync {
-    /// Creates a resource and its uniqueness guards atomically; bumps the tenant's counter.
-    /// Fails with [`StoreError::Conflict`] if a guard is taken.
+    /// Creates a resource, its uniqueness guards and (for a group) its membership edges
+    /// atomically; bumps the tenant's counter. [`StoreError::Conflict`] if a guard is taken,
+    /// [`StoreError::MissingMember`] if a member does not exist.
     async fn create(
         &self,
         tenant: &TenantId,
         resource: &Resource,
         unique: &[UniqueValue],
+        members: &[Link],
     ) -> Result<(), StoreError>;
 
-    /// Reads a resource (strongly consistent).
+    /// Reads a resource without its edges (strongly consistent).
     async fn get(
         &self,
         tenant: &TenantId,
@@ -181,18 +234,36 @@ pub trait ResourceStore: Send + Sync {
         id: &str,
     ) -> Result<Option<Resource>, StoreError>;
 
-    /// Replaces a resource whose stored version is `expected_version`, moving its guards
-    /// atomically. [`StoreError::VersionMismatch`] if the version changed meanwhile,
-    /// [`StoreError::NotFound`] if it is gone, [`StoreError::Conflict`] if a new guard is taken.
+    /// Reads several resources at once (strongly consistent); missing ones are left out.
+    async fn get_many(
+        &self,
+        tenant: &TenantId,
+        refs: &[MemberRef],
+    ) -> Result<Vec<Resource>, StoreError>;
+
+    /// Reads a resource with its edges (strongly consistent; one query in DynamoDB).
+    async fn get_linked(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<Option<Linked>, StoreError>;
+
+    /// Replaces a resource whose stored version is `expected_version`, moving its guards and
+    /// (for a group) changing its membership. [`StoreError::VersionMismatch`] if the version
+    /// changed meanwhile, [`StoreError::NotFound`] if it is gone, [`StoreError::Conflict`] if
+    /// a new guard is taken, [`StoreError::MissingMember`] if an added member does not exist.
     async fn replace(
         &self,
         tenant: &TenantId,
         resource: &Resource,
         expected_version: u64,
         guards: GuardChange<'_>,
+        members: MemberChange<'_>,
     ) -> Result<(), StoreError>;
 
-    /// Deletes a resource at `expected_version` with its guards; decrements the counter.
+    /// Deletes a resource at `expected_version` with its guards and every membership edge
+    /// it has (as a group and as a member); decrements the counter.
     async fn delete(
         &self,
         tenant: &TenantId,
@@ -200,6 +271,15 @@ pub trait ResourceStore: Send + Sync {
         id: &str,
         expected_version: u64,
         unique: &[UniqueValue],
+    ) -> Result<(), StoreError>;
+
+    /// Rewrites the display copies of a resource on the other side of its edges (after a
+    /// rename), so that reading a group's members or a user's groups stays one query.
+    async fn refresh_display(
+        &self,
+        tenant: &TenantId,
+        member: &MemberRef,
+        display: Option<&str>,
     ) -> Result<(), StoreError>;
 
     /// The id of the resource holding a uniqueness guard (strongly consistent).
@@ -222,7 +302,7 @@ pub trait ResourceStore: Send + Sync {
     /// How many resources of this kind the tenant has.
     async fn count(&self, tenant: &TenantId, kind: ResourceKind) -> Result<u64, StoreError>;
 
-    /// Removes every item of the tenant (resources, guards, counters).
+    /// Removes every item of the tenant (resources, edges, guards, counters).
     async fn purge(&self, tenant: &TenantId) -> Result<(), StoreError>;
 }
 

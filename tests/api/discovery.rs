@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use crate::both_stores;
 use crate::helpers::{Backend, USER_SCHEMA, spawn_app};
 
+const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 both_stores!(
@@ -57,8 +58,11 @@ fn ids(list: &Value) -> Vec<&str> {
 async fn resource_types_and_schemas_are_listed_and_addressable(backend: Backend) {
     let app = spawn_app(backend).await;
     let types = app.request(Method::GET, "/ResourceTypes", None).await.body;
-    assert_eq!(types["totalResults"], 1);
-    assert_eq!(ids(&types), ["User"]);
+    assert_eq!(types["totalResults"], 2);
+    assert_eq!(ids(&types), ["User", "Group"]);
+    let group = app.request(Method::GET, "/ResourceTypes/Group", None).await;
+    assert_eq!(group.body["endpoint"], "/Groups");
+    assert!(group.body.get("schemaExtensions").is_none());
     let user = app.request(Method::GET, "/ResourceTypes/User", None).await;
     assert_eq!(user.status, StatusCode::OK);
     assert_eq!(user.body["endpoint"], "/Users");
@@ -76,7 +80,7 @@ async fn resource_types_and_schemas_are_listed_and_addressable(backend: Backend)
         .assert_error(404, None);
 
     let schemas = app.request(Method::GET, "/Schemas", None).await.body;
-    assert_eq!(ids(&schemas), [USER_SCHEMA, ENTERPRISE]);
+    assert_eq!(ids(&schemas), [USER_SCHEMA, GROUP_SCHEMA, ENTERPRISE]);
     let one = app
         .request(Method::GET, &format!("/Schemas/{USER_SCHEMA}"), None)
         .await;

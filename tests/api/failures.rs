@@ -10,7 +10,8 @@ use scimlet::schema::ResourceKind;
 use scimlet::schema::input::UniqueValue;
 use scimlet::store::memory::MemoryStore;
 use scimlet::store::{
-    Directory, GuardChange, Resource, ResourcePage, ResourceStore, StoreError, TenantId,
+    Directory, GuardChange, Link, Linked, MemberChange, MemberRef, Resource, ResourcePage,
+    ResourceStore, StoreError, TenantId,
 };
 use scimlet::{App, Config, admin};
 use serde_json::json;
@@ -43,6 +44,7 @@ impl ResourceStore for BrokenStore {
         _: &TenantId,
         _: &Resource,
         _: &[UniqueValue],
+        _: &[Link],
     ) -> Result<(), StoreError> {
         self.fail()
     }
@@ -60,6 +62,7 @@ impl ResourceStore for BrokenStore {
         _: &Resource,
         _: u64,
         _: GuardChange<'_>,
+        _: MemberChange<'_>,
     ) -> Result<(), StoreError> {
         self.fail()
     }
@@ -70,6 +73,25 @@ impl ResourceStore for BrokenStore {
         _: &str,
         _: u64,
         _: &[UniqueValue],
+    ) -> Result<(), StoreError> {
+        self.fail()
+    }
+    async fn get_many(&self, _: &TenantId, _: &[MemberRef]) -> Result<Vec<Resource>, StoreError> {
+        self.fail()
+    }
+    async fn get_linked(
+        &self,
+        _: &TenantId,
+        _: ResourceKind,
+        _: &str,
+    ) -> Result<Option<Linked>, StoreError> {
+        self.fail()
+    }
+    async fn refresh_display(
+        &self,
+        _: &TenantId,
+        _: &MemberRef,
+        _: Option<&str>,
     ) -> Result<(), StoreError> {
         self.fail()
     }

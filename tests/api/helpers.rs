@@ -287,13 +287,22 @@ impl TestApp {
         reply.body
     }
 
-    /// `GET /Users?filter=…` (the filter is form-encoded); asserts 200.
+    /// `GET /Users?…` (the query is form-encoded); asserts 200.
     pub async fn list_users(&self, query: &[(&str, &str)]) -> Value {
+        self.list("/Users", query).await
+    }
+
+    /// `GET /Groups?…` (the query is form-encoded); asserts 200.
+    pub async fn list_groups(&self, query: &[(&str, &str)]) -> Value {
+        self.list("/Groups", query).await
+    }
+
+    async fn list(&self, endpoint: &str, query: &[(&str, &str)]) -> Value {
         let encoded: String = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(query)
             .finish();
         let reply = self
-            .request(Method::GET, &format!("/Users?{encoded}"), None)
+            .request(Method::GET, &format!("{endpoint}?{encoded}"), None)
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         reply.body

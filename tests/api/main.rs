@@ -4,6 +4,7 @@
 mod cli;
 mod discovery;
 mod failures;
+mod groups;
 mod helpers;
 mod lambda;
 mod patch;

@@ -2,7 +2,9 @@
 
 use scimlet::schema::ResourceKind;
 use scimlet::schema::input::UniqueValue;
-use scimlet::store::{GuardChange, Resource, StoreError, Tenant, TokenRecord};
+use scimlet::store::{
+    GuardChange, Link, MemberChange, MemberRef, Resource, StoreError, Tenant, TokenRecord,
+};
 use serde_json::{Map, json};
 
 use crate::both_stores;
@@ -13,6 +15,7 @@ both_stores!(
     listing_is_in_id_order_and_pages_after_an_id,
     purge_removes_every_item_of_a_tenant,
     directory_keeps_tenants_and_tokens,
+    membership_edges_go_both_ways_and_follow_deletes,
 );
 
 fn user(id: &str, name: &str) -> Resource {
@@ -41,7 +44,7 @@ async fn resources_round_trip_with_guards_and_versions(backend: Backend) {
     let store = s.resources.as_ref();
     let t = fresh_tenant_id();
     let a = user("a1", "Ann");
-    store.create(&t, &a, &guard("Ann")).await.unwrap();
+    store.create(&t, &a, &guard("Ann"), &[]).await.unwrap();
     assert_eq!(
         store.get(&t, ResourceKind::User, "a1").await.unwrap(),
         Some(a.clone())
@@ -51,7 +54,9 @@ async fn resources_round_trip_with_guards_and_versions(backend: Backend) {
         None
     );
     assert!(matches!(
-        store.create(&t, &user("a2", "ANN"), &guard("ANN")).await,
+        store
+            .create(&t, &user("a2", "ANN"), &guard("ANN"), &[])
+            .await,
         Err(StoreError::Conflict { attr: "userName" })
     ));
     assert_eq!(store.get(&t, ResourceKind::User, "a2").await.unwrap(), None);
@@ -73,7 +78,9 @@ async fn resources_round_trip_with_guards_and_versions(backend: Backend) {
         new: &new,
     };
     assert!(matches!(
-        store.replace(&t, &renamed, 7, change.clone()).await,
+        store
+            .replace(&t, &renamed, 7, change.clone(), MemberChange::default())
+            .await,
         Err(StoreError::VersionMismatch)
     ));
     let ghost = user("zz", "ghost");
@@ -86,7 +93,8 @@ async fn resources_round_trip_with_guards_and_versions(backend: Backend) {
                 GuardChange {
                     old: &[],
                     new: &guard("ghost")
-                }
+                },
+                MemberChange::default(),
             )
             .await,
         Err(StoreError::NotFound)
@@ -98,7 +106,10 @@ async fn resources_round_trip_with_guards_and_versions(backend: Backend) {
             .unwrap(),
         None
     );
-    store.replace(&t, &renamed, 1, change).await.unwrap();
+    store
+        .replace(&t, &renamed, 1, change, MemberChange::default())
+        .await
+        .unwrap();
     assert_eq!(
         store
             .find_unique(&t, ResourceKind::User, &old[0])
@@ -115,7 +126,7 @@ async fn resources_round_trip_with_guards_and_versions(backend: Backend) {
     );
     // A guard taken by someone else blocks the rename atomically.
     store
-        .create(&t, &user("b1", "Bob"), &guard("Bob"))
+        .create(&t, &user("b1", "Bob"), &guard("Bob"), &[])
         .await
         .unwrap();
     let mut clash = user("a1", "bob");
@@ -129,7 +140,8 @@ async fn resources_round_trip_with_guards_and_versions(backend: Backend) {
                 GuardChange {
                     old: &new,
                     new: &guard("bob")
-                }
+                },
+                MemberChange::default(),
             )
             .await,
         Err(StoreError::Conflict { attr: "userName" })
@@ -181,7 +193,7 @@ async fn listing_is_in_id_order_and_pages_after_an_id(backend: Backend) {
     let store = s.resources.as_ref();
     let t = fresh_tenant_id();
     for id in ["c", "a", "e", "b", "d"] {
-        store.create(&t, &user(id, id), &[]).await.unwrap();
+        store.create(&t, &user(id, id), &[], &[]).await.unwrap();
     }
     let ids = |page: &scimlet::store::ResourcePage| -> Vec<String> {
         page.items.iter().map(|r| r.id.clone()).collect()
@@ -220,12 +232,12 @@ async fn purge_removes_every_item_of_a_tenant(backend: Backend) {
     for i in 0..30 {
         let name = format!("u{i:02}");
         store
-            .create(&t, &user(&name, &name), &guard(&name))
+            .create(&t, &user(&name, &name), &guard(&name), &[])
             .await
             .unwrap();
     }
     store
-        .create(&keep, &user("k", "k"), &guard("k"))
+        .create(&keep, &user("k", "k"), &guard("k"), &[])
         .await
         .unwrap();
     store.purge(&t).await.unwrap();
@@ -247,7 +259,7 @@ async fn purge_removes_every_item_of_a_tenant(backend: Backend) {
     );
     // Names are free again, and the other tenant is untouched.
     store
-        .create(&t, &user("x", "u01"), &guard("u01"))
+        .create(&t, &user("x", "u01"), &guard("u01"), &[])
         .await
         .unwrap();
     assert!(
@@ -313,4 +325,232 @@ async fn directory_keeps_tenants_and_tokens(backend: Backend) {
         dir.delete_tenant(&t).await,
         Err(StoreError::NotFound)
     ));
+}
+
+fn group(id: &str, name: &str) -> Resource {
+    let mut g = user(id, name);
+    g.kind = ResourceKind::Group;
+    g.attributes.clear();
+    g.attributes.insert("displayName".into(), json!(name));
+    g
+}
+
+fn link(kind: ResourceKind, id: &str, display: &str) -> Link {
+    Link {
+        target: MemberRef {
+            kind,
+            id: id.into(),
+        },
+        display: Some(display.into()),
+    }
+}
+
+async fn membership_edges_go_both_ways_and_follow_deletes(backend: Backend) {
+    let s = stores(backend).await;
+    let store = s.resources.as_ref();
+    let t = fresh_tenant_id();
+    store
+        .create(&t, &user("u1", "ann"), &[], &[])
+        .await
+        .unwrap();
+    store
+        .create(&t, &user("u2", "bob"), &[], &[])
+        .await
+        .unwrap();
+    store
+        .create(&t, &group("g2", "Inner"), &[], &[])
+        .await
+        .unwrap();
+    let members = [
+        link(ResourceKind::User, "u1", "ann"),
+        link(ResourceKind::Group, "g2", "Inner"),
+    ];
+    store
+        .create(&t, &group("g1", "Outer"), &[], &members)
+        .await
+        .unwrap();
+    // A missing member fails the whole create.
+    let ghost = [link(ResourceKind::User, "nobody", "x")];
+    assert!(matches!(
+        store.create(&t, &group("g3", "Bad"), &[], &ghost).await,
+        Err(StoreError::MissingMember { .. })
+    ));
+    assert_eq!(
+        store.get(&t, ResourceKind::Group, "g3").await.unwrap(),
+        None
+    );
+
+    let g1 = store
+        .get_linked(&t, ResourceKind::Group, "g1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(g1.members, members.to_vec());
+    let u1 = store
+        .get_linked(&t, ResourceKind::User, "u1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(u1.groups, vec![link(ResourceKind::Group, "g1", "Outer")]);
+    let g2 = store
+        .get_linked(&t, ResourceKind::Group, "g2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(g2.groups, vec![link(ResourceKind::Group, "g1", "Outer")]);
+    assert!(g2.members.is_empty());
+
+    // Replace changes membership with the version.
+    let mut g1v2 = group("g1", "Outer");
+    g1v2.version = 2;
+    let add = [link(ResourceKind::User, "u2", "bob")];
+    let remove = [MemberRef {
+        kind: ResourceKind::User,
+        id: "u1".into(),
+    }];
+    store
+        .replace(
+            &t,
+            &g1v2,
+            1,
+            GuardChange { old: &[], new: &[] },
+            MemberChange {
+                add: &add,
+                remove: &remove,
+            },
+        )
+        .await
+        .unwrap();
+    let g1 = store
+        .get_linked(&t, ResourceKind::Group, "g1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        g1.members,
+        vec![
+            link(ResourceKind::User, "u2", "bob"),
+            link(ResourceKind::Group, "g2", "Inner")
+        ]
+    );
+    assert!(
+        store
+            .get_linked(&t, ResourceKind::User, "u1")
+            .await
+            .unwrap()
+            .unwrap()
+            .groups
+            .is_empty()
+    );
+    // Adding a missing member changes nothing, not even the version.
+    let mut g1v3 = g1v2.clone();
+    g1v3.version = 3;
+    assert!(matches!(
+        store
+            .replace(
+                &t,
+                &g1v3,
+                2,
+                GuardChange { old: &[], new: &[] },
+                MemberChange {
+                    add: &ghost,
+                    remove: &[]
+                }
+            )
+            .await,
+        Err(StoreError::MissingMember { .. })
+    ));
+    assert_eq!(
+        store
+            .get(&t, ResourceKind::Group, "g1")
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        2
+    );
+
+    // A rename refreshes the copies on the other side.
+    store
+        .refresh_display(
+            &t,
+            &MemberRef {
+                kind: ResourceKind::User,
+                id: "u2".into(),
+            },
+            Some("Robert"),
+        )
+        .await
+        .unwrap();
+    store
+        .refresh_display(
+            &t,
+            &MemberRef {
+                kind: ResourceKind::Group,
+                id: "g1".into(),
+            },
+            Some("Outermost"),
+        )
+        .await
+        .unwrap();
+    let g1 = store
+        .get_linked(&t, ResourceKind::Group, "g1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(g1.members[0], link(ResourceKind::User, "u2", "Robert"));
+    let u2 = store
+        .get_linked(&t, ResourceKind::User, "u2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        u2.groups,
+        vec![link(ResourceKind::Group, "g1", "Outermost")]
+    );
+
+    // Deleting a member removes it from its groups; deleting a group frees its members.
+    store
+        .delete(&t, ResourceKind::User, "u2", 1, &[])
+        .await
+        .unwrap();
+    let g1 = store
+        .get_linked(&t, ResourceKind::Group, "g1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(g1.members, vec![link(ResourceKind::Group, "g2", "Inner")]);
+    store
+        .delete(&t, ResourceKind::Group, "g1", 2, &[])
+        .await
+        .unwrap();
+    assert!(
+        store
+            .get_linked(&t, ResourceKind::Group, "g2")
+            .await
+            .unwrap()
+            .unwrap()
+            .groups
+            .is_empty()
+    );
+    let got = store
+        .get_many(
+            &t,
+            &[
+                MemberRef {
+                    kind: ResourceKind::Group,
+                    id: "g2".into(),
+                },
+                MemberRef {
+                    kind: ResourceKind::User,
+                    id: "u2".into(),
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        got.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["g2"]
+    );
 }

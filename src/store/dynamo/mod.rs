@@ -7,29 +7,28 @@
 //! conflicts and throttling are retried here with backoff, then reported as
 //! [`StoreError::Throttled`] (429 + `Retry-After` to the client).
 
+mod directory;
+mod edges;
 mod item;
+mod resources;
 mod table;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Delete, DeleteRequest, Put, TransactWriteItem, Update,
-    WriteRequest,
+    AttributeValue, Delete, DeleteRequest, KeysAndAttributes, Put, PutRequest, TransactWriteItem,
+    Update, WriteRequest,
 };
 
 pub use table::{GSI1, TableCreation, create_table};
 
 use self::item::{Item, n, s};
-use super::{
-    Directory, GuardChange, Resource, ResourcePage, ResourceStore, StoreError, Tenant, TenantId,
-    TokenRecord, keys,
-};
+use super::{StoreError, TenantId, keys};
 use crate::schema::ResourceKind;
 use crate::schema::input::UniqueValue;
 
@@ -367,19 +366,41 @@ impl DynamoStore {
 
     /// Deletes items by key in batches of 25, retrying unprocessed ones.
     async fn batch_delete(&self, keys_to_delete: Vec<Item>) -> Result<(), StoreError> {
-        for chunk in keys_to_delete.chunks(25) {
-            let mut requests: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|key| {
-                    DeleteRequest::builder()
-                        .set_key(Some(key.clone()))
-                        .build()
-                        .map(|d| WriteRequest::builder().delete_request(d).build())
-                        .map_err(StoreError::backend)
-                })
-                .collect::<Result<_, _>>()?;
+        let requests = keys_to_delete
+            .into_iter()
+            .map(|key| {
+                DeleteRequest::builder()
+                    .set_key(Some(key))
+                    .build()
+                    .map(|d| WriteRequest::builder().delete_request(d).build())
+                    .map_err(StoreError::backend)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.batch_write(requests).await
+    }
+
+    /// Puts items in batches of 25, retrying unprocessed ones.
+    async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
+        let requests = items
+            .into_iter()
+            .map(|item| {
+                PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map(|p| WriteRequest::builder().put_request(p).build())
+                    .map_err(StoreError::backend)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.batch_write(requests).await
+    }
+
+    /// Runs write requests in batches of 25 (idempotent puts and deletes), retrying
+    /// unprocessed ones with backoff.
+    async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for chunk in requests.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk.to_vec();
             for attempt in 0..MAX_ATTEMPTS {
-                if requests.is_empty() {
+                if pending.is_empty() {
                     break;
                 }
                 if attempt > 0 {
@@ -388,20 +409,89 @@ impl DynamoStore {
                 let out = self
                     .client
                     .batch_write_item()
-                    .request_items(&self.table, requests.clone())
+                    .request_items(&self.table, pending.clone())
                     .send()
                     .await
                     .map_err(sdk_error)?;
-                requests = out
+                pending = out
                     .unprocessed_items
                     .and_then(|mut m| m.remove(&self.table))
                     .unwrap_or_default();
             }
-            if !requests.is_empty() {
+            if !pending.is_empty() {
                 return Err(StoreError::Throttled);
             }
         }
         Ok(())
+    }
+
+    /// The items of these keys that exist (strongly consistent `BatchGetItem`, 100 keys a
+    /// call), restricted to `projection` if given.
+    async fn existing(
+        &self,
+        wanted: Vec<Item>,
+        projection: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in wanted.chunks(100) {
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.to_vec()))
+                    .consistent_read(true)
+                    .set_projection_expression(projection.map(str::to_owned))
+                    .build()
+                    .map_err(StoreError::backend)?,
+            );
+            let mut attempt = 0;
+            while let Some(request) = pending.take() {
+                if attempt > 0 {
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                attempt += 1;
+                if attempt > MAX_ATTEMPTS {
+                    return Err(StoreError::Throttled);
+                }
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(sdk_error)?;
+                if let Some(items) = out.responses.and_then(|mut r| r.remove(&self.table)) {
+                    found.extend(items);
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut m| m.remove(&self.table))
+                    .filter(|k| !k.keys().is_empty());
+            }
+        }
+        Ok(found)
+    }
+
+    /// Every item under one partition key (strongly consistent, paged past 1 MB).
+    async fn query_partition(&self, pk: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", s(pk))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
     }
 
     fn key_of(it: &Item) -> Item {
@@ -427,282 +517,6 @@ impl DynamoStore {
         } else {
             StoreError::NotFound
         })
-    }
-}
-
-#[async_trait]
-impl ResourceStore for DynamoStore {
-    async fn create(
-        &self,
-        tenant: &TenantId,
-        resource: &Resource,
-        unique: &[UniqueValue],
-    ) -> Result<(), StoreError> {
-        let mut actions = vec![self.put(item::resource_item(tenant, resource), Cond::absent())?];
-        for v in unique {
-            actions.push(self.guard_put(tenant, resource.kind, v, &resource.id)?);
-        }
-        actions.push(self.counter_update(tenant, resource.kind, 1)?);
-        match self.transact(actions).await? {
-            Ok(()) => Ok(()),
-            Err(c) => Err(match c.first_failed() {
-                Some(0) => StoreError::AlreadyExists,
-                Some(i) if i <= unique.len() => StoreError::Conflict {
-                    attr: unique[i - 1].attr,
-                },
-                _ => StoreError::backend("unexpected transaction cancellation on create"),
-            }),
-        }
-    }
-
-    async fn get(
-        &self,
-        tenant: &TenantId,
-        kind: ResourceKind,
-        id: &str,
-    ) -> Result<Option<Resource>, StoreError> {
-        self.get_item(item::resource_key(tenant, kind, id))
-            .await?
-            .map(|it| item::resource_from_item(kind, &it))
-            .transpose()
-    }
-
-    async fn replace(
-        &self,
-        tenant: &TenantId,
-        resource: &Resource,
-        expected_version: u64,
-        guards: GuardChange<'_>,
-    ) -> Result<(), StoreError> {
-        let mut actions = vec![self.put(
-            item::resource_item(tenant, resource),
-            Cond::version(expected_version),
-        )?];
-        let added: Vec<&UniqueValue> = guards.added().collect();
-        for v in &added {
-            actions.push(self.guard_put(tenant, resource.kind, v, &resource.id)?);
-        }
-        for v in guards.removed() {
-            actions.push(self.guard_delete(tenant, resource.kind, v, &resource.id)?);
-        }
-        match self.transact(actions).await? {
-            Ok(()) => Ok(()),
-            Err(c) => match c.first_failed() {
-                Some(0) => Err(self
-                    .version_failure(tenant, resource.kind, &resource.id)
-                    .await?),
-                Some(i) if i <= added.len() => Err(StoreError::Conflict {
-                    attr: added[i - 1].attr,
-                }),
-                _ => Err(StoreError::backend(
-                    "a uniqueness guard is held by another resource",
-                )),
-            },
-        }
-    }
-
-    async fn delete(
-        &self,
-        tenant: &TenantId,
-        kind: ResourceKind,
-        id: &str,
-        expected_version: u64,
-        unique: &[UniqueValue],
-    ) -> Result<(), StoreError> {
-        let mut actions = vec![self.delete_action(
-            item::resource_key(tenant, kind, id),
-            Cond::version(expected_version),
-        )?];
-        for v in unique {
-            actions.push(self.guard_delete(tenant, kind, v, id)?);
-        }
-        actions.push(self.counter_update(tenant, kind, -1)?);
-        match self.transact(actions).await? {
-            Ok(()) => Ok(()),
-            Err(c) => match c.first_failed() {
-                Some(0) => Err(self.version_failure(tenant, kind, id).await?),
-                _ => Err(StoreError::backend(
-                    "a uniqueness guard is held by another resource",
-                )),
-            },
-        }
-    }
-
-    async fn find_unique(
-        &self,
-        tenant: &TenantId,
-        kind: ResourceKind,
-        value: &UniqueValue,
-    ) -> Result<Option<String>, StoreError> {
-        match self.get_item(Self::guard_key(tenant, kind, value)).await? {
-            Some(it) => Ok(Some(item::get_s(&it, "owner")?.to_owned())),
-            None => Ok(None),
-        }
-    }
-
-    async fn list(
-        &self,
-        tenant: &TenantId,
-        kind: ResourceKind,
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<ResourcePage, StoreError> {
-        let partition = keys::resources_gsi(tenant, kind);
-        let (raw, _) = self
-            .query_gsi(&partition, after, limit.saturating_add(1))
-            .await?;
-        let mut items = raw
-            .iter()
-            .map(|it| item::resource_from_item(kind, it))
-            .collect::<Result<Vec<_>, _>>()?;
-        let next_after = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|r| r.id.clone())
-        } else {
-            None
-        };
-        Ok(ResourcePage { items, next_after })
-    }
-
-    async fn count(&self, tenant: &TenantId, kind: ResourceKind) -> Result<u64, StoreError> {
-        match self.get_item(counter_key(tenant, kind)).await? {
-            Some(it) => item::get_u64(&it, "count"),
-            None => Ok(0),
-        }
-    }
-
-    async fn purge(&self, tenant: &TenantId) -> Result<(), StoreError> {
-        let partitions = [
-            keys::resources_gsi(tenant, ResourceKind::User),
-            keys::resources_gsi(tenant, ResourceKind::Group),
-            keys::guards_gsi(tenant),
-        ];
-        for partition in partitions {
-            loop {
-                let (items, more) = self.query_gsi(&partition, None, 500).await?;
-                let batch: Vec<Item> = items.iter().map(Self::key_of).collect();
-                // Resources may own further items under their partition key (edges, later).
-                self.batch_delete(batch).await?;
-                if !more {
-                    break;
-                }
-            }
-        }
-        let counters = [ResourceKind::User, ResourceKind::Group]
-            .into_iter()
-            .map(|k| counter_key(tenant, k))
-            .collect();
-        self.batch_delete(counters).await
-    }
-}
-
-#[async_trait]
-impl Directory for DynamoStore {
-    async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item::tenant_item(tenant)))
-            .condition_expression(Cond::absent().expr)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if err.code() == Some("ConditionalCheckFailedException") => {
-                Err(StoreError::AlreadyExists)
-            }
-            Err(err) => Err(sdk_error(err)),
-        }
-    }
-
-    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
-        self.get_item(item::tenant_key(id))
-            .await?
-            .map(|it| item::tenant_from_item(&it))
-            .transpose()
-    }
-
-    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
-        let (items, _) = self.query_gsi(keys::TENANTS_GSI, None, usize::MAX).await?;
-        items.iter().map(item::tenant_from_item).collect()
-    }
-
-    async fn delete_tenant(&self, id: &TenantId) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(item::tenant_key(id)))
-            .condition_expression(Cond::present().expr)
-            .send()
-            .await;
-        match result {
-            Ok(_) => {}
-            Err(err) if err.code() == Some("ConditionalCheckFailedException") => {
-                return Err(StoreError::NotFound);
-            }
-            Err(err) => return Err(sdk_error(err)),
-        }
-        let (tokens, _) = self
-            .query_gsi(&keys::tokens_gsi(id), None, usize::MAX)
-            .await?;
-        self.batch_delete(tokens.iter().map(Self::key_of).collect())
-            .await
-    }
-
-    async fn put_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
-        let check = ConditionCheck::builder()
-            .table_name(&self.table)
-            .set_key(Some(item::tenant_key(&token.tenant)))
-            .condition_expression(Cond::present().expr)
-            .build()
-            .map_err(StoreError::backend)?;
-        let actions = vec![
-            TransactWriteItem::builder().condition_check(check).build(),
-            self.put(item::token_item(token), Cond::absent())?,
-        ];
-        match self.transact(actions).await? {
-            Ok(()) => Ok(()),
-            Err(c) => Err(match c.first_failed() {
-                Some(0) => StoreError::NotFound,
-                _ => StoreError::AlreadyExists,
-            }),
-        }
-    }
-
-    async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
-        self.get_item(item::token_key(id))
-            .await?
-            .map(|it| item::token_from_item(&it))
-            .transpose()
-    }
-
-    async fn list_tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError> {
-        let (items, _) = self
-            .query_gsi(&keys::tokens_gsi(tenant), None, usize::MAX)
-            .await?;
-        items.iter().map(item::token_from_item).collect()
-    }
-
-    async fn delete_token(&self, tenant: &TenantId, id: &str) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(item::token_key(id)))
-            .condition_expression("#t = :t")
-            .expression_attribute_names("#t", "tenant")
-            .expression_attribute_values(":t", s(tenant.as_str()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if err.code() == Some("ConditionalCheckFailedException") => {
-                Err(StoreError::NotFound)
-            }
-            Err(err) => Err(sdk_error(err)),
-        }
     }
 }
 

@@ -1,0 +1,119 @@
+//! `Directory` over the table: tenants and tokens.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
+
+use super::item::{self, s};
+use super::{Cond, DynamoStore, sdk_error};
+use crate::store::{Directory, StoreError, Tenant, TenantId, TokenRecord, keys};
+
+#[async_trait]
+impl Directory for DynamoStore {
+    async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item::tenant_item(tenant)))
+            .condition_expression(Cond::absent().expr)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if err.code() == Some("ConditionalCheckFailedException") => {
+                Err(StoreError::AlreadyExists)
+            }
+            Err(err) => Err(sdk_error(err)),
+        }
+    }
+
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        self.get_item(item::tenant_key(id))
+            .await?
+            .map(|it| item::tenant_from_item(&it))
+            .transpose()
+    }
+
+    async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
+        let (items, _) = self.query_gsi(keys::TENANTS_GSI, None, usize::MAX).await?;
+        items.iter().map(item::tenant_from_item).collect()
+    }
+
+    async fn delete_tenant(&self, id: &TenantId) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(item::tenant_key(id)))
+            .condition_expression(Cond::present().expr)
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(err) if err.code() == Some("ConditionalCheckFailedException") => {
+                return Err(StoreError::NotFound);
+            }
+            Err(err) => return Err(sdk_error(err)),
+        }
+        let (tokens, _) = self
+            .query_gsi(&keys::tokens_gsi(id), None, usize::MAX)
+            .await?;
+        self.batch_delete(tokens.iter().map(Self::key_of).collect())
+            .await
+    }
+
+    async fn put_token(&self, token: &TokenRecord) -> Result<(), StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(item::tenant_key(&token.tenant)))
+            .condition_expression(Cond::present().expr)
+            .build()
+            .map_err(StoreError::backend)?;
+        let actions = vec![
+            TransactWriteItem::builder().condition_check(check).build(),
+            self.put(item::token_item(token), Cond::absent())?,
+        ];
+        match self.transact(actions).await? {
+            Ok(()) => Ok(()),
+            Err(c) => Err(match c.first_failed() {
+                Some(0) => StoreError::NotFound,
+                _ => StoreError::AlreadyExists,
+            }),
+        }
+    }
+
+    async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.get_item(item::token_key(id))
+            .await?
+            .map(|it| item::token_from_item(&it))
+            .transpose()
+    }
+
+    async fn list_tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError> {
+        let (items, _) = self
+            .query_gsi(&keys::tokens_gsi(tenant), None, usize::MAX)
+            .await?;
+        items.iter().map(item::token_from_item).collect()
+    }
+
+    async fn delete_token(&self, tenant: &TenantId, id: &str) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(item::token_key(id)))
+            .condition_expression("#t = :t")
+            .expression_attribute_names("#t", "tenant")
+            .expression_attribute_values(":t", s(tenant.as_str()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if err.code() == Some("ConditionalCheckFailedException") => {
+                Err(StoreError::NotFound)
+            }
+            Err(err) => Err(sdk_error(err)),
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Membership edge items. A membership is two items, one under each partition, so that a
+//! group's members and a user's groups are each one `Query`:
+//! - under the group: SK `MEMBER#<U|G>#<member id>`, `type: "Member"`, `display` = the member's;
+//! - under the member: SK `GROUP#<group id>`, `type: "Membership"`, `display` = the group's.
+//!
+//! Both carry `group`, `member` and `memberType`, so either can be rebuilt from the other.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::item::{Item, get_s, n, s};
+use crate::schema::ResourceKind;
+use crate::store::{Link, MemberRef, StoreError, TenantId, keys};
+
+/// One membership: group id, member, and the two display copies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edge {
+    /// The group.
+    pub group: String,
+    /// The member.
+    pub member: MemberRef,
+    /// The member's display name (kept on the group's side).
+    pub member_display: Option<String>,
+    /// The group's display name (kept on the member's side).
+    pub group_display: Option<String>,
+}
+
+fn kind_from_name(name: &str) -> Result<ResourceKind, StoreError> {
+    match name {
+        "User" => Ok(ResourceKind::User),
+        "Group" => Ok(ResourceKind::Group),
+        _ => Err(StoreError::backend("edge with an unknown memberType")),
+    }
+}
+
+fn common(tenant: &TenantId, edge: &Edge, item: &mut Item, kind: &str, display: &Option<String>) {
+    item.insert("v".into(), n(keys::FORMAT_VERSION));
+    item.insert("type".into(), s(kind));
+    item.insert("tenant".into(), s(tenant.as_str()));
+    item.insert("group".into(), s(edge.group.clone()));
+    item.insert("member".into(), s(edge.member.id.clone()));
+    item.insert("memberType".into(), s(edge.member.kind.name()));
+    if let Some(d) = display {
+        item.insert("display".into(), s(d.clone()));
+    }
+}
+
+/// Key of the edge under the group.
+pub fn member_key(tenant: &TenantId, group: &str, member: &MemberRef) -> Item {
+    HashMap::from([
+        (
+            "PK".into(),
+            s(keys::resource_pk(tenant, ResourceKind::Group, group)),
+        ),
+        ("SK".into(), s(keys::member_sk(member.kind, &member.id))),
+    ])
+}
+
+/// Key of the edge under the member.
+pub fn membership_key(tenant: &TenantId, group: &str, member: &MemberRef) -> Item {
+    HashMap::from([
+        (
+            "PK".into(),
+            s(keys::resource_pk(tenant, member.kind, &member.id)),
+        ),
+        ("SK".into(), s(keys::group_edge_sk(group))),
+    ])
+}
+
+/// Both items of an edge: (under the group, under the member).
+pub fn items(tenant: &TenantId, edge: &Edge) -> (Item, Item) {
+    let mut under_group = member_key(tenant, &edge.group, &edge.member);
+    common(
+        tenant,
+        edge,
+        &mut under_group,
+        "Member",
+        &edge.member_display,
+    );
+    let mut under_member = membership_key(tenant, &edge.group, &edge.member);
+    common(
+        tenant,
+        edge,
+        &mut under_member,
+        "Membership",
+        &edge.group_display,
+    );
+    (under_group, under_member)
+}
+
+/// Reads an edge item of either side. Only the display on the side read is known.
+pub fn from_item(item: &Item) -> Result<Edge, StoreError> {
+    let display = match item.get("display") {
+        Some(AttributeValue::S(d)) => Some(d.clone()),
+        _ => None,
+    };
+    let member_side = get_s(item, "type")? == "Membership";
+    Ok(Edge {
+        group: get_s(item, "group")?.to_owned(),
+        member: MemberRef {
+            kind: kind_from_name(get_s(item, "memberType")?)?,
+            id: get_s(item, "member")?.to_owned(),
+        },
+        member_display: if member_side { None } else { display.clone() },
+        group_display: if member_side { display } else { None },
+    })
+}
+
+/// The link seen from the group (a member).
+pub fn member_link(edge: &Edge) -> Link {
+    Link {
+        target: edge.member.clone(),
+        display: edge.member_display.clone(),
+    }
+}
+
+/// The link seen from the member (a group).
+pub fn group_link(edge: &Edge) -> Link {
+    Link {
+        target: MemberRef {
+            kind: ResourceKind::Group,
+            id: edge.group.clone(),
+        },
+        display: edge.group_display.clone(),
+    }
+}
