@@ -189,8 +189,6 @@ async fn dispatch(ctx: &Ctx<'_>, route: Route, body: &[u8]) -> Result<Reply, Sci
         Route::Me => Err(ScimError::NotImplemented(
             "/Me is not supported: tokens authenticate identity providers, not users".into(),
         )),
-        Route::Bulk => Err(ScimError::NotImplemented(
-            "/Bulk is not implemented yet".into(),
-        )),
+        Route::Bulk => ops::bulk::bulk(ctx, body).await,
     }
 }

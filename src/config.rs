@@ -8,6 +8,7 @@
 //! | `SCIMLET_TOKEN_CACHE_SECONDS` | `60` | how long a verified token is trusted without re-checking the directory |
 //! | `SCIMLET_MAX_PAGE_SIZE` | `1000` | the largest `count` a list returns (larger requests are capped) |
 //! | `SCIMLET_MAX_SCAN` | `10000` | items a list request may examine before failing with `tooMany` |
+//! | `SCIMLET_BULK_MAX_OPERATIONS` | `100` | operations one `/Bulk` request may carry (413 beyond) |
 
 use std::time::Duration;
 
@@ -26,6 +27,8 @@ pub struct Config {
     pub max_page_size: usize,
     /// The most items one list request may examine.
     pub max_scan: usize,
+    /// The most operations one Bulk request may carry.
+    pub bulk_max_operations: usize,
 }
 
 impl Default for Config {
@@ -37,6 +40,7 @@ impl Default for Config {
             token_cache_ttl: Duration::from_secs(60),
             max_page_size: 1000,
             max_scan: 10_000,
+            bulk_max_operations: 100,
         }
     }
 }
@@ -91,6 +95,10 @@ impl Config {
         if let Some(n) = number("SCIMLET_MAX_PAGE_SIZE")? {
             config.max_page_size =
                 usize::try_from(n).map_err(|_| invalid("SCIMLET_MAX_PAGE_SIZE", "too large"))?;
+        }
+        if let Some(n) = number("SCIMLET_BULK_MAX_OPERATIONS")? {
+            config.bulk_max_operations = usize::try_from(n)
+                .map_err(|_| invalid("SCIMLET_BULK_MAX_OPERATIONS", "too large"))?;
         }
         if let Some(n) = number("SCIMLET_MAX_SCAN")? {
             config.max_scan =

@@ -53,6 +53,10 @@ pub enum ScimError {
     /// The endpoint exists but not with this HTTP method (405).
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// The request conflicts with itself or the resource state in a way RFC 7644 gives no
+    /// `scimType` for, e.g. circular `bulkId` references (409).
+    #[error("{0}")]
+    Conflict(String),
     /// A unique attribute value is already taken (409 `uniqueness`).
     #[error("{0}")]
     Uniqueness(String),
@@ -143,7 +147,7 @@ impl ScimError {
             ScimError::Forbidden(_) => StatusCode::FORBIDDEN,
             ScimError::NotFound(_) => StatusCode::NOT_FOUND,
             ScimError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ScimError::Uniqueness(_) => StatusCode::CONFLICT,
+            ScimError::Uniqueness(_) | ScimError::Conflict(_) => StatusCode::CONFLICT,
             ScimError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ScimError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ScimError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -169,6 +173,7 @@ impl ScimError {
             | ScimError::Forbidden(_)
             | ScimError::NotFound(_)
             | ScimError::MethodNotAllowed(_)
+            | ScimError::Conflict(_)
             | ScimError::PreconditionFailed(_)
             | ScimError::PayloadTooLarge(_)
             | ScimError::UnsupportedMediaType(_)

@@ -2,6 +2,7 @@
 //! pieces of a request (a [`Ctx`], the body, the query) and returns a [`Reply`] or a
 //! [`ScimError`]; HTTP concerns (routing, headers, content types) stay in [`crate::http`].
 
+pub mod bulk;
 pub mod discovery;
 pub mod find;
 pub mod groups;

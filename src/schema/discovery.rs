@@ -26,7 +26,11 @@ pub fn service_provider_config(config: &Config, base_url: &str) -> Value {
     json!({
         "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA],
         "patch": {"supported": true},
-        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+        "bulk": {
+            "supported": true,
+            "maxOperations": config.bulk_max_operations,
+            "maxPayloadSize": config.max_body_bytes
+        },
         "filter": {"supported": true, "maxResults": config.max_page_size},
         "changePassword": {"supported": true},
         "sort": {"supported": true},

@@ -33,15 +33,15 @@ async fn service_provider_config_tells_the_truth(backend: Backend) {
     );
     assert_eq!(spc["etag"]["supported"], true);
     assert_eq!(spc["patch"]["supported"], true);
-    assert_eq!(spc["bulk"]["supported"], false);
+    assert_eq!(spc["bulk"]["supported"], true);
     assert_eq!(spc["sort"]["supported"], true);
     assert_eq!(spc["authenticationSchemes"][0]["type"], "oauthbearertoken");
     assert_eq!(
         spc["meta"]["location"],
         format!("{}/ServiceProviderConfig", app.base).as_str()
     );
-    // Consistency with behaviour: Bulk is announced unsupported and answers 501.
-    app.request(Method::POST, "/Bulk", Some(json!({})))
+    // /Me is announced nowhere and answers 501.
+    app.request(Method::GET, "/Me", None)
         .await
         .assert_error(501, None);
 }

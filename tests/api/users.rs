@@ -689,7 +689,7 @@ async fn passwords_are_hashed_and_never_returned(backend: Backend) {
 
 async fn unimplemented_endpoints_answer_501(backend: Backend) {
     let app = spawn_app(backend).await;
-    for (method, path) in [(Method::GET, "/Me"), (Method::POST, "/Bulk")] {
+    for (method, path) in [(Method::GET, "/Me"), (Method::PUT, "/Me")] {
         app.request(method, path, None)
             .await
             .assert_error(501, None);
