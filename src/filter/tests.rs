@@ -339,3 +339,103 @@ fn rejects_filters_that_cannot_be_evaluated() {
     let empty: Value = json!({});
     assert!(!eval::matches(&parse("userName eq \"x\"").unwrap(), &USER_TYPE, &empty).unwrap());
 }
+
+mod properties {
+    //! Property tests over arbitrary input: the parser never panics, and what it accepts
+    //! prints to a form that parses back to the same tree.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn attr_name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("userName".to_owned()),
+            Just("title".to_owned()),
+            Just("emails".to_owned()),
+            "[a-zA-Z][a-zA-Z0-9_-]{0,8}",
+        ]
+    }
+
+    fn attr_path() -> impl Strategy<Value = AttrPath> {
+        (
+            prop::option::of(Just(
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User".to_owned(),
+            )),
+            attr_name(),
+            prop::option::of(attr_name()),
+        )
+            .prop_map(|(urn, name, sub)| AttrPath { urn, name, sub })
+    }
+
+    fn comp_value() -> impl Strategy<Value = CompValue> {
+        prop_oneof![
+            Just(CompValue::Null),
+            any::<bool>().prop_map(CompValue::Bool),
+            any::<i64>().prop_map(|n| CompValue::Number(n.into())),
+            ".{0,12}".prop_map(CompValue::String),
+        ]
+    }
+
+    fn leaf() -> impl Strategy<Value = Filter> {
+        prop_oneof![
+            attr_path().prop_map(Filter::Present),
+            (attr_path(), 0..CompareOp::ALL.len(), comp_value()).prop_map(|(path, op, value)| {
+                Filter::Compare {
+                    path,
+                    op: CompareOp::ALL[op],
+                    value,
+                }
+            }),
+        ]
+    }
+
+    fn filter() -> impl Strategy<Value = Filter> {
+        leaf().prop_recursive(6, 48, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 2..4).prop_map(Filter::And),
+                prop::collection::vec(inner.clone(), 2..4).prop_map(Filter::Or),
+                inner.clone().prop_map(|f| Filter::Not(Box::new(f))),
+                (attr_name(), leaf()).prop_map(|(name, f)| Filter::ValuePath {
+                    path: AttrPath {
+                        urn: None,
+                        name,
+                        sub: None
+                    },
+                    filter: Box::new(f),
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_text_never_panics(input in ".{0,200}") {
+            if let Ok(f) = parse(&input) {
+                let printed = f.to_string();
+                prop_assert_eq!(parse(&printed).ok(), Some(f));
+            }
+            let _ = parse_patch_path(&input);
+        }
+
+        #[test]
+        fn filter_shaped_text_never_panics(input in r#"[a-z ()\[\]"'.:\\0-9]{0,120}"#) {
+            if let Ok(f) = parse(&input) {
+                prop_assert_eq!(parse(&f.to_string()).ok(), Some(f));
+            }
+        }
+
+        #[test]
+        fn printed_filters_parse_back_to_the_same_tree(f in filter()) {
+            let printed = f.to_string();
+            prop_assert_eq!(parse(&printed).ok(), Some(f), "{}", printed);
+        }
+
+        #[test]
+        fn evaluation_never_panics(f in filter()) {
+            let _ = eval::matches(&f, &USER_TYPE, &alice());
+        }
+    }
+}
