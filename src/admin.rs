@@ -3,7 +3,9 @@
 use crate::auth::{IssuedToken, issue_token};
 use crate::error::ScimError;
 use crate::ops::now_rfc3339;
-use crate::store::{Directory, ResourceStore, StoreError, Tenant, TenantId, TokenRecord};
+use crate::store::{
+    Directory, ResourceStore, StoreError, Tenant, TenantId, TenantSettings, TokenRecord,
+};
 
 /// Why an administrative command failed.
 #[derive(Debug, thiserror::Error)]
@@ -25,15 +27,44 @@ pub enum AdminError {
     Issue(#[from] ScimError),
 }
 
-/// Creates a tenant.
+/// Creates a tenant with default settings.
 pub async fn create_tenant(directory: &dyn Directory, id: &TenantId) -> Result<Tenant, AdminError> {
+    create_tenant_with(directory, id, TenantSettings::default()).await
+}
+
+/// Creates a tenant with these settings.
+pub async fn create_tenant_with(
+    directory: &dyn Directory,
+    id: &TenantId,
+    settings: TenantSettings,
+) -> Result<Tenant, AdminError> {
     let tenant = Tenant {
         id: id.clone(),
         created: now_rfc3339(),
+        settings,
     };
     match directory.create_tenant(&tenant).await {
         Ok(()) => Ok(tenant),
         Err(StoreError::AlreadyExists) => Err(AdminError::TenantExists(id.clone())),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Changes a tenant's settings; returns the tenant as stored. Running servers see the change
+/// within their token cache TTL.
+pub async fn update_settings(
+    directory: &dyn Directory,
+    id: &TenantId,
+    change: impl FnOnce(&mut TenantSettings),
+) -> Result<Tenant, AdminError> {
+    let mut tenant = directory
+        .get_tenant(id)
+        .await?
+        .ok_or_else(|| AdminError::NoSuchTenant(id.clone()))?;
+    change(&mut tenant.settings);
+    match directory.update_tenant(&tenant).await {
+        Ok(()) => Ok(tenant),
+        Err(StoreError::NotFound) => Err(AdminError::NoSuchTenant(id.clone())),
         Err(err) => Err(err.into()),
     }
 }

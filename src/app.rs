@@ -146,6 +146,7 @@ impl App {
         let query = QueryParams::parse(request.uri().query());
         let ctx = Ctx {
             tenant: &principal.tenant,
+            settings: &principal.settings,
             store: self.inner.store.as_ref(),
             config,
             base_url: &base,

@@ -25,7 +25,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 use crate::error::ScimError;
-use crate::store::{Directory, StoreError, TenantId, TokenRecord};
+use crate::store::{Directory, StoreError, TenantId, TenantSettings, TokenRecord};
 
 /// The fixed first part of every token.
 pub const TOKEN_PREFIX: &str = "scimlet";
@@ -158,6 +158,8 @@ pub struct Principal {
     pub tenant: TenantId,
     /// The token id (safe to log).
     pub token_id: String,
+    /// The tenant's settings, as read when the token was verified.
+    pub settings: TenantSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -235,9 +237,18 @@ impl Authenticator {
             self.record_failure(parsed.id);
             return Err(unauthorized("unknown or revoked bearer token"));
         }
+        // The tenant's settings ride along in the cache; a deleted tenant has no tokens, but
+        // a record read in between must not authenticate.
+        let tenant = self
+            .directory
+            .get_tenant(&record.tenant)
+            .await
+            .map_err(store_to_scim)?
+            .ok_or_else(|| unauthorized("unknown or revoked bearer token"))?;
         let principal = Principal {
             tenant: record.tenant.clone(),
             token_id: record.id.clone(),
+            settings: tenant.settings,
         };
         self.remember(digest, &principal, record.expires_at);
         Ok(principal)
@@ -369,6 +380,7 @@ mod tests {
             .create_tenant(&Tenant {
                 id: tenant.clone(),
                 created: "now".into(),
+                settings: TenantSettings::default(),
             })
             .await
             .unwrap();

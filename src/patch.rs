@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 
 use crate::error::ScimError;
 use crate::filter::{self, CompValue, CompareOp, Filter, PatchPath};
-use crate::schema::input::{normalize_single, normalize_value};
+use crate::schema::input::{UnknownAttributes, normalize_single, normalize_value};
 use crate::schema::{AttrType, AttributeDef, Mutability, ResourceTypeDef, SchemaDef, resolve_path};
 
 /// URN of the PATCH request message.
@@ -223,6 +223,7 @@ pub fn apply(
     rt: &ResourceTypeDef,
     doc: &mut Map<String, Value>,
     ops: &[Operation],
+    unknown: UnknownAttributes,
 ) -> Result<(), ScimError> {
     for op in ops {
         match &op.path {
@@ -233,7 +234,7 @@ pub fn apply(
             }
             Some((raw, PatchTarget::Extension(urn))) => {
                 let ext = rt.extension(urn).ok_or_else(|| invalid_path(raw))?;
-                apply_extension(rt, op.kind, ext, op.value.clone(), raw, doc)?;
+                apply_extension(rt, op.kind, ext, op.value.clone(), raw, doc, unknown)?;
             }
             None => {
                 let Some(Value::Object(values)) = op.value.clone() else {
@@ -241,7 +242,7 @@ pub fn apply(
                         "without a 'path', the 'value' must be an object".into(),
                     ));
                 };
-                apply_without_path(rt, op.kind, values, doc)?;
+                apply_without_path(rt, op.kind, values, doc, unknown)?;
             }
         }
     }
@@ -257,6 +258,7 @@ fn apply_extension(
     value: Option<Value>,
     raw: &str,
     doc: &mut Map<String, Value>,
+    unknown: UnknownAttributes,
 ) -> Result<(), ScimError> {
     match (kind, value) {
         (OpKind::Remove, _) => {
@@ -268,7 +270,7 @@ fn apply_extension(
                 .into_iter()
                 .map(|(k, v)| (format!("{}:{k}", ext.id), v))
                 .collect();
-            apply_without_path(rt, kind, prefixed, doc)
+            apply_without_path(rt, kind, prefixed, doc, unknown)
         }
         _ => Err(ScimError::InvalidValue(format!(
             "'{raw}' takes an object of attributes"
@@ -277,27 +279,29 @@ fn apply_extension(
 }
 
 /// A no-path `add`/`replace`: each key is an attribute path (plain, dotted, URN-prefixed) or
-/// an extension URN. Read-only and unknown attributes are ignored, as in a PUT body.
+/// an extension URN. Read-only attributes are ignored; unknown ones too unless the tenant is
+/// strict, as in a PUT body.
 fn apply_without_path(
     rt: &ResourceTypeDef,
     kind: OpKind,
     values: Map<String, Value>,
     doc: &mut Map<String, Value>,
+    unknown: UnknownAttributes,
 ) -> Result<(), ScimError> {
     for (key, value) in values {
         if key.eq_ignore_ascii_case("schemas") {
             continue;
         }
         if let Some(ext) = rt.extension(&key) {
-            apply_extension(rt, kind, ext, Some(value), &key, doc)?;
+            apply_extension(rt, kind, ext, Some(value), &key, doc, unknown)?;
             continue;
         }
         let Ok(path) = filter::parse_patch_path(&key) else {
-            tracing::info!(attribute = %key, "ignored unknown attribute in PATCH value");
+            ignore_or_reject(unknown, &key)?;
             continue;
         };
         let Ok(target) = resolve(rt, &key, &path) else {
-            tracing::info!(attribute = %key, "ignored unknown attribute in PATCH value");
+            ignore_or_reject(unknown, &key)?;
             continue;
         };
         if check_writable(&target, &key).is_err() {
@@ -306,6 +310,20 @@ fn apply_without_path(
         apply_at(kind, &target, Some(value), &key, doc)?;
     }
     Ok(())
+}
+
+/// An attribute no schema defines, in a no-path value: ignored (its name logged), or
+/// rejected when the tenant is strict.
+fn ignore_or_reject(unknown: UnknownAttributes, key: &str) -> Result<(), ScimError> {
+    match unknown {
+        UnknownAttributes::Ignore => {
+            tracing::info!(attribute = %key, "ignored unknown attribute in PATCH value");
+            Ok(())
+        }
+        UnknownAttributes::Reject => Err(ScimError::InvalidValue(format!(
+            "unknown attribute '{key}'"
+        ))),
+    }
 }
 
 /// The map that holds the target's top-level attribute, created on demand.
@@ -705,7 +723,7 @@ mod tests {
         let Value::Object(mut doc) = before else {
             panic!("before must be an object")
         };
-        apply(&USER_TYPE, &mut doc, &operations)?;
+        apply(&USER_TYPE, &mut doc, &operations, UnknownAttributes::Ignore)?;
         Ok(Value::Object(doc))
     }
 
@@ -1076,7 +1094,7 @@ mod properties {
                 .as_object()
                 .cloned()
                 .unwrap_or_default();
-            if apply(&USER_TYPE, &mut doc, &operations).is_ok() {
+            if apply(&USER_TYPE, &mut doc, &operations, UnknownAttributes::Ignore).is_ok() {
                 let mut body = serde_json::Map::new();
                 body.insert("schemas".into(), json!([USER_TYPE.core.id]));
                 body.extend(doc);

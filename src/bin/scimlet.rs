@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use scimlet::admin;
 use scimlet::store::dynamo::{DynamoStore, TableCreation, connect, create_table};
 use scimlet::store::memory::MemoryStore;
-use scimlet::store::{Directory, ResourceStore, TenantId};
+use scimlet::store::{Directory, ResourceStore, TenantId, TenantSettings};
 use scimlet::{App, Config};
 
 #[derive(Parser)]
@@ -102,9 +102,20 @@ enum TenantCommand {
         /// Tenant id.
         name: String,
         #[command(flatten)]
+        settings: SettingsArgs,
+        #[command(flatten)]
         dynamo: DynamoArgs,
     },
-    /// List tenants.
+    /// Change a tenant's settings (running servers see it within their token cache TTL).
+    Set {
+        /// Tenant id.
+        name: String,
+        #[command(flatten)]
+        settings: SettingsArgs,
+        #[command(flatten)]
+        dynamo: DynamoArgs,
+    },
+    /// List tenants with their settings.
     List(DynamoArgs),
     /// Delete a tenant with its tokens and all its users and groups.
     Delete {
@@ -116,6 +127,37 @@ enum TenantCommand {
         #[command(flatten)]
         dynamo: DynamoArgs,
     },
+}
+
+/// Per-tenant compatibility switches (unset: left as they are, or the default on create).
+#[derive(Args)]
+struct SettingsArgs {
+    /// Reject attributes no schema defines (400 invalidValue) instead of ignoring them
+    /// (default: false).
+    #[arg(long)]
+    strict_attributes: Option<bool>,
+    /// Keep group displayName unique, case-insensitively (default: true; Entra matches groups
+    /// by it).
+    #[arg(long)]
+    unique_group_names: Option<bool>,
+}
+
+impl SettingsArgs {
+    fn apply(&self, settings: &mut TenantSettings) {
+        if let Some(v) = self.strict_attributes {
+            settings.strict_attributes = v;
+        }
+        if let Some(v) = self.unique_group_names {
+            settings.unique_group_names = v;
+        }
+    }
+}
+
+fn describe(settings: &TenantSettings) -> String {
+    format!(
+        "strict-attributes={} unique-group-names={}",
+        settings.strict_attributes, settings.unique_group_names
+    )
 }
 
 #[derive(Subcommand)]
@@ -260,15 +302,31 @@ async fn table(command: TableCommand) -> CliResult {
 
 async fn tenant(command: TenantCommand) -> CliResult {
     match command {
-        TenantCommand::Create { name, dynamo } => {
+        TenantCommand::Create {
+            name,
+            settings,
+            dynamo,
+        } => {
             let store = dynamo.store().await;
-            let t = admin::create_tenant(&store, &tenant_id(&name)?).await?;
-            println!("created tenant '{}'", t.id);
+            let mut chosen = TenantSettings::default();
+            settings.apply(&mut chosen);
+            let t = admin::create_tenant_with(&store, &tenant_id(&name)?, chosen).await?;
+            println!("created tenant '{}' ({})", t.id, describe(&t.settings));
+        }
+        TenantCommand::Set {
+            name,
+            settings,
+            dynamo,
+        } => {
+            let store = dynamo.store().await;
+            let t =
+                admin::update_settings(&store, &tenant_id(&name)?, |s| settings.apply(s)).await?;
+            println!("tenant '{}': {}", t.id, describe(&t.settings));
         }
         TenantCommand::List(dynamo) => {
             let store = dynamo.store().await;
             for t in Directory::list_tenants(&store).await? {
-                println!("{}\tcreated {}", t.id, t.created);
+                println!("{}\tcreated {}\t{}", t.id, t.created, describe(&t.settings));
             }
         }
         TenantCommand::Delete { name, yes, dynamo } => {

@@ -371,6 +371,7 @@ impl Run<'_, '_> {
         let query = QueryParams::default();
         let ctx = Ctx {
             tenant: self.ctx.tenant,
+            settings: self.ctx.settings,
             store: self.ctx.store,
             config: self.ctx.config,
             base_url: self.ctx.base_url,

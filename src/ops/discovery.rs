@@ -6,9 +6,10 @@ use serde_json::{Value, json};
 use super::{Ctx, Reply};
 use crate::error::ScimError;
 use crate::schema::LIST_RESPONSE_SCHEMA;
+use crate::schema::SchemaDef;
 use crate::schema::discovery::{
-    find_resource_type, find_schema, resource_type_doc, resource_types, schema_doc, schemas,
-    service_provider_config,
+    find_resource_type, find_schema, owner_of, resource_type_doc, resource_types, schema_doc,
+    schemas, service_provider_config,
 };
 
 /// RFC 7644 §4: a filter on a discovery endpoint SHOULD be refused with 403, so that a
@@ -49,6 +50,14 @@ pub fn resource_type_docs(ctx: &Ctx<'_>, name: Option<&str>) -> Result<Reply, Sc
     }
 }
 
+/// A schema as this tenant sees it (its uniqueness switches applied).
+fn tenant_schema_doc(ctx: &Ctx<'_>, schema: &SchemaDef) -> Value {
+    match owner_of(schema) {
+        Some(rt) => schema_doc(schema, ctx.base_url, |d| ctx.enforces(rt, d)),
+        None => schema_doc(schema, ctx.base_url, |_| true),
+    }
+}
+
 /// `GET /Schemas` and `GET /Schemas/{urn}`
 pub fn schema_docs(ctx: &Ctx<'_>, urn: Option<&str>) -> Result<Reply, ScimError> {
     refuse_filter(ctx)?;
@@ -56,11 +65,11 @@ pub fn schema_docs(ctx: &Ctx<'_>, urn: Option<&str>) -> Result<Reply, ScimError>
         None => Ok(list_response(
             schemas()
                 .into_iter()
-                .map(|s| schema_doc(s, ctx.base_url))
+                .map(|s| tenant_schema_doc(ctx, s))
                 .collect(),
         )),
         Some(urn) => find_schema(urn)
-            .map(|s| Reply::ok(schema_doc(s, ctx.base_url)))
+            .map(|s| Reply::ok(tenant_schema_doc(ctx, s)))
             .ok_or_else(|| ScimError::NotFound(format!("no schema '{urn}'"))),
     }
 }

@@ -61,7 +61,7 @@ pub async fn matches(
     if let Some(target) = link_lookup(f, rt)? {
         return linked_page(ctx, rt, f, &target, params).await;
     }
-    match direct_lookup(f, rt) {
+    match direct_lookup(ctx, f, rt) {
         Some(lookup) => lookup_page(ctx, rt, f, lookup, params).await,
         None => scan(ctx, rt, Some(f), params).await,
     }
@@ -229,8 +229,9 @@ enum Lookup {
     Unique(UniqueValue),
 }
 
-/// Recognises `attr eq "value"` on `id` or a unique attribute of the core schema.
-fn direct_lookup(f: &Filter, rt: &ResourceTypeDef) -> Option<Lookup> {
+/// Recognises `attr eq "value"` on `id` or on a unique attribute of the core schema whose
+/// uniqueness this tenant enforces (only then does a guard exist to look up).
+fn direct_lookup(ctx: &Ctx<'_>, f: &Filter, rt: &ResourceTypeDef) -> Option<Lookup> {
     let Filter::Compare {
         path,
         op: CompareOp::Eq,
@@ -251,7 +252,10 @@ fn direct_lookup(f: &Filter, rt: &ResourceTypeDef) -> Option<Lookup> {
     }
     let def =
         crate::schema::common_attribute(&path.name).or_else(|| rt.core.attribute(&path.name))?;
-    if def.uniqueness != crate::schema::Uniqueness::Server || def.name == "id" {
+    if def.uniqueness != crate::schema::Uniqueness::Server
+        || def.name == "id"
+        || !ctx.enforces(rt, def)
+    {
         return None;
     }
     let normalized = if def.case_exact {

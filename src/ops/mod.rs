@@ -18,12 +18,16 @@ use time::macros::format_description;
 use crate::config::Config;
 use crate::error::ScimError;
 use crate::http::query::QueryParams;
-use crate::store::{ResourceStore, StoreError, TenantId};
+use crate::schema::input::{UniqueValue, UnknownAttributes, unique_values};
+use crate::schema::{AttributeDef, ResourceKind, ResourceTypeDef};
+use crate::store::{ResourceStore, StoreError, TenantId, TenantSettings};
 
 /// Everything an operation needs besides its body.
 pub struct Ctx<'a> {
     /// The authenticated tenant.
     pub tenant: &'a TenantId,
+    /// Its behaviour switches.
+    pub settings: &'a TenantSettings,
     /// The tenant-scoped store.
     pub store: &'a dyn ResourceStore,
     /// Server configuration.
@@ -34,6 +38,42 @@ pub struct Ctx<'a> {
     pub query: &'a QueryParams,
     /// Conditional request headers.
     pub preconditions: Preconditions,
+}
+
+impl Ctx<'_> {
+    /// Whether this tenant enforces the uniqueness `def` declares.
+    pub fn enforces(&self, rt: &ResourceTypeDef, def: &AttributeDef) -> bool {
+        let group_name = rt.kind == ResourceKind::Group && def.name == "displayName";
+        !group_name || self.settings.unique_group_names
+    }
+
+    /// The uniqueness guards a resource must hold in this tenant.
+    pub fn guards(
+        &self,
+        rt: &ResourceTypeDef,
+        attributes: &serde_json::Map<String, Value>,
+    ) -> Result<Vec<UniqueValue>, ScimError> {
+        unique_values(rt, attributes, |d| self.enforces(rt, d))
+    }
+
+    /// Every guard a resource may hold, whatever the tenant's switches were when it was
+    /// written (releasing a guard it does not hold is harmless).
+    pub fn releasable_guards(
+        &self,
+        rt: &ResourceTypeDef,
+        attributes: &serde_json::Map<String, Value>,
+    ) -> Result<Vec<UniqueValue>, ScimError> {
+        unique_values(rt, attributes, |_| true)
+    }
+
+    /// How this tenant treats attributes no schema defines.
+    pub fn unknown_attributes(&self) -> UnknownAttributes {
+        if self.settings.strict_attributes {
+            UnknownAttributes::Reject
+        } else {
+            UnknownAttributes::Ignore
+        }
+    }
 }
 
 /// `If-Match` / `If-None-Match` as sent.

@@ -16,7 +16,7 @@ use super::list::split_names;
 use super::{Ctx, Reply, now_rfc3339, parse_json, store_error};
 use crate::auth::hash_secret_blocking;
 use crate::error::ScimError;
-use crate::schema::input::{NormalizedBody, UnknownAttributes, normalize_body, unique_values};
+use crate::schema::input::{NormalizedBody, UnknownAttributes, normalize_body};
 use crate::schema::output::{etag, location, render_linked};
 use crate::schema::projection::Projection;
 use crate::schema::{ResourceKind, ResourceTypeDef, resource_type};
@@ -77,8 +77,12 @@ fn resource_reply(
 }
 
 /// Normalises a body, logging (by name only) the attributes it ignored.
-fn normalize(rt: &ResourceTypeDef, body: Value) -> Result<NormalizedBody, ScimError> {
-    let normalized = normalize_body(rt, body, UnknownAttributes::Ignore)?;
+fn normalize(
+    ctx: &Ctx<'_>,
+    rt: &ResourceTypeDef,
+    body: Value,
+) -> Result<NormalizedBody, ScimError> {
+    let normalized = normalize_body(rt, body, ctx.unknown_attributes())?;
     if !normalized.ignored.is_empty() {
         tracing::info!(ignored = ?normalized.ignored, "ignored unknown attributes");
     }
@@ -107,9 +111,9 @@ fn take_members(
 /// `POST /Users`, `POST /Groups`
 pub async fn create(ctx: &Ctx<'_>, kind: ResourceKind, body: &[u8]) -> Result<Reply, ScimError> {
     let rt = resource_type(kind);
-    let mut normalized = normalize(rt, parse_json(body)?)?;
+    let mut normalized = normalize(ctx, rt, parse_json(body)?)?;
     let requested = take_members(kind, &mut normalized.attributes)?;
-    let unique = unique_values(rt, &normalized.attributes)?;
+    let unique = ctx.guards(rt, &normalized.attributes)?;
     let id = uuid::Uuid::now_v7().to_string();
     let links = groups::resolve(ctx, &id, &requested, &[]).await?;
     let password_hash = password_hash(&mut normalized).await?;
@@ -219,8 +223,14 @@ async fn commit(
             Some(&shown),
         )));
     }
-    let old_unique = unique_values(rt, &resource.attributes)?;
-    let new_unique = unique_values(rt, &change.attributes)?;
+    // Every guard the tenant enforces is (re)claimed, so a name written while a switch was
+    // off gets its guard once the switch is on; the others are released.
+    let new_unique = ctx.guards(rt, &change.attributes)?;
+    let old_unique: Vec<_> = ctx
+        .releasable_guards(rt, &resource.attributes)?
+        .into_iter()
+        .filter(|g| !new_unique.contains(g))
+        .collect();
     let updated = Resource {
         version: resource.version + 1,
         last_modified: now_rfc3339(),
@@ -299,9 +309,9 @@ pub async fn replace(
     body: &[u8],
 ) -> Result<Reply, ScimError> {
     let rt = resource_type(kind);
-    let mut normalized = normalize(rt, parse_json(body)?)?;
+    let mut normalized = normalize(ctx, rt, parse_json(body)?)?;
     let requested = take_members(kind, &mut normalized.attributes)?;
-    unique_values(rt, &normalized.attributes)?;
+    ctx.guards(rt, &normalized.attributes)?;
     let new_password = password_hash(&mut normalized).await?;
     retry_on_race!(ctx, kind, id, |current| {
         let links = groups::resolve(ctx, id, &requested, shown_links(&current)).await?;
@@ -331,7 +341,7 @@ pub async fn patch(
         if kind == ResourceKind::Group && !current.members.is_empty() {
             doc.insert("members".into(), groups::members_value(&current.members));
         }
-        crate::patch::apply(rt, &mut doc, &operations)?;
+        crate::patch::apply(rt, &mut doc, &operations, ctx.unknown_attributes())?;
         let mut normalized = renormalize(rt, doc)?;
         let requested = take_members(kind, &mut normalized.attributes)?;
         let links = groups::resolve(ctx, id, &requested, shown_links(&current)).await?;
@@ -369,7 +379,7 @@ pub async fn delete(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> Result<Reply
             .map_err(store_error)?
             .ok_or_else(|| not_found(kind))?;
         check_if_match(ctx, &current)?;
-        let unique = unique_values(rt, &current.attributes)?;
+        let unique = ctx.releasable_guards(rt, &current.attributes)?;
         match ctx
             .store
             .delete(ctx.tenant, kind, id, current.version, &unique)

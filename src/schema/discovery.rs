@@ -100,6 +100,14 @@ pub fn schemas() -> Vec<&'static SchemaDef> {
     out
 }
 
+/// The served resource type a schema belongs to (as its core schema or an extension).
+pub fn owner_of(schema: &SchemaDef) -> Option<&'static ResourceTypeDef> {
+    SERVED
+        .iter()
+        .map(|k| resource_type(*k))
+        .find(|rt| rt.core.id == schema.id || rt.extension(schema.id).is_some())
+}
+
 /// Finds a served schema by URN (case-insensitive).
 pub fn find_schema(urn: &str) -> Option<&'static SchemaDef> {
     schemas()
@@ -107,14 +115,36 @@ pub fn find_schema(urn: &str) -> Option<&'static SchemaDef> {
         .find(|s| s.id.eq_ignore_ascii_case(urn))
 }
 
-/// One `/Schemas` entry.
-pub fn schema_doc(schema: &SchemaDef, base_url: &str) -> Value {
+/// One `/Schemas` entry. `enforced` tells which declared uniqueness the tenant enforces
+/// (a switched-off one is announced as `none`: /Schemas tells the truth either way).
+pub fn schema_doc(
+    schema: &SchemaDef,
+    base_url: &str,
+    enforced: impl Fn(&AttributeDef) -> bool,
+) -> Value {
+    let attributes: Vec<Value> = schema
+        .attributes
+        .iter()
+        .map(|def| {
+            let mut doc = attribute_doc(def);
+            if def.uniqueness != Uniqueness::None
+                && !enforced(def)
+                && let Value::Object(map) = &mut doc
+            {
+                map.insert(
+                    "uniqueness".into(),
+                    json!(uniqueness_name(Uniqueness::None)),
+                );
+            }
+            doc
+        })
+        .collect();
     json!({
         "schemas": [SCHEMA_SCHEMA],
         "id": schema.id,
         "name": schema.name,
         "description": schema.description,
-        "attributes": schema.attributes.iter().map(attribute_doc).collect::<Vec<_>>(),
+        "attributes": attributes,
         "meta": {
             "resourceType": "Schema",
             "location": format!("{base_url}/Schemas/{}", schema.id)
@@ -182,7 +212,11 @@ mod tests {
 
     #[test]
     fn user_schema_tells_uniqueness_and_mutability() {
-        let doc = schema_doc(find_schema(USER_SCHEMA).unwrap(), "https://x/scim/v2");
+        let doc = schema_doc(
+            find_schema(USER_SCHEMA).unwrap(),
+            "https://x/scim/v2",
+            |_| true,
+        );
         let attr = |name: &str| {
             doc["attributes"]
                 .as_array()

@@ -262,14 +262,17 @@ pub struct UniqueValue {
     pub normalized: String,
 }
 
-/// The unique values of a normalised resource, in a stable order.
+/// The unique values of a normalised resource, in a stable order, for the `uniqueness:
+/// server` attributes that `enforced` keeps (a tenant may switch some off).
 pub fn unique_values(
     rt: &ResourceTypeDef,
     attributes: &Map<String, Value>,
+    enforced: impl Fn(&AttributeDef) -> bool,
 ) -> Result<Vec<UniqueValue>, ScimError> {
     let defs = super::COMMON.iter().chain(rt.core.attributes.iter());
     let mut out = Vec::new();
-    for def in defs.filter(|d| d.uniqueness == Uniqueness::Server && d.name != "id") {
+    for def in defs.filter(|d| d.uniqueness == Uniqueness::Server && d.name != "id" && enforced(d))
+    {
         let Some(Value::String(raw)) = attributes.get(def.name) else {
             continue;
         };
@@ -396,7 +399,7 @@ mod tests {
             "schemas": [USER_TYPE.core.id], "userName": "ÄLICE", "externalId": "Ext-1",
         }))
         .unwrap();
-        let keys = unique_values(&USER_TYPE, &out.attributes).unwrap();
+        let keys = unique_values(&USER_TYPE, &out.attributes, |_| true).unwrap();
         assert_eq!(
             keys,
             vec![
@@ -412,6 +415,6 @@ mod tests {
         );
         let long = normalize(json!({"schemas": [USER_TYPE.core.id], "userName": "x".repeat(1025)}))
             .unwrap();
-        assert!(unique_values(&USER_TYPE, &long.attributes).is_err());
+        assert!(unique_values(&USER_TYPE, &long.attributes, |_| true).is_err());
     }
 }

@@ -410,6 +410,17 @@ impl Directory for MemoryStore {
         Ok(self.lock().tenants.get(id).cloned())
     }
 
+    async fn update_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        match s.tenants.get_mut(&tenant.id) {
+            Some(existing) => {
+                *existing = tenant.clone();
+                Ok(())
+            }
+            None => Err(StoreError::NotFound),
+        }
+    }
+
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
         Ok(self.lock().tenants.values().cloned().collect())
     }

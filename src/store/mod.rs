@@ -306,13 +306,35 @@ pub trait ResourceStore: Send + Sync {
     async fn purge(&self, tenant: &TenantId) -> Result<(), StoreError>;
 }
 
-/// A tenant's settings record.
+/// Per-tenant behaviour switches, for identity providers that want different things. The
+/// defaults are the safe, RFC-faithful choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TenantSettings {
+    /// Reject attributes that no schema defines (400 `invalidValue`) instead of ignoring them.
+    pub strict_attributes: bool,
+    /// Keep group `displayName` unique (case-insensitively) within the tenant. Entra matches
+    /// groups by it, so it is on by default.
+    pub unique_group_names: bool,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        TenantSettings {
+            strict_attributes: false,
+            unique_group_names: true,
+        }
+    }
+}
+
+/// A tenant's record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tenant {
     /// Its id.
     pub id: TenantId,
     /// RFC 3339 creation time.
     pub created: String,
+    /// Behaviour switches.
+    pub settings: TenantSettings,
 }
 
 /// A stored bearer token (only its hash; the secret is shown once, at issue time).
@@ -337,8 +359,10 @@ pub struct TokenRecord {
 pub trait Directory: Send + Sync {
     /// Creates a tenant; [`StoreError::AlreadyExists`] if the id is taken.
     async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
-    /// Reads a tenant.
+    /// Reads a tenant (strongly consistent).
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError>;
+    /// Stores a tenant's changed settings ([`StoreError::NotFound`] if it does not exist).
+    async fn update_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
     /// All tenants, in id order.
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError>;
     /// Deletes a tenant record and its tokens ([`StoreError::NotFound`] if absent).

@@ -139,6 +139,14 @@ async fn table_tenant_and_token_commands_work_on_dynamodb() {
     assert!(!ok && err.contains("already exists"), "{err}");
     let (ok, out, _) = call(with(&["tenant", "list"])).await;
     assert!(ok && out.contains(&tenant), "{out}");
+    assert!(
+        out.contains("strict-attributes=false unique-group-names=true"),
+        "{out}"
+    );
+    let mut set = with(&["tenant", "set", "--strict-attributes", "true"]);
+    set.insert(2, tenant.clone());
+    let (ok, out, err) = call(set).await;
+    assert!(ok && out.contains("strict-attributes=true"), "{out}{err}");
     let mut bad = with(&["tenant", "create"]);
     bad.insert(2, "Not_Valid".into());
     let (ok, _, err) = call(bad).await;

@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use scimlet::admin;
 use scimlet::store::dynamo::{DynamoStore, connect, create_table};
 use scimlet::store::memory::MemoryStore;
-use scimlet::store::{Directory, ResourceStore, TenantId};
+use scimlet::store::{Directory, ResourceStore, TenantId, TenantSettings};
 use scimlet::{App, Config};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -135,9 +135,14 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Starts a server on `backend` with `config`.
 pub async fn spawn_app_with(backend: Backend, config: Config) -> TestApp {
+    spawn_app_for(backend, config, TenantSettings::default()).await
+}
+
+/// Starts a server on `backend` with `config`, for a tenant with `settings`.
+pub async fn spawn_app_for(backend: Backend, config: Config, settings: TenantSettings) -> TestApp {
     let stores = stores(backend).await;
     let tenant = fresh_tenant_id();
-    admin::create_tenant(stores.directory.as_ref(), &tenant)
+    admin::create_tenant_with(stores.directory.as_ref(), &tenant, settings)
         .await
         .expect("create tenant");
     let token = admin::issue(stores.directory.as_ref(), &tenant, None, Some(1))

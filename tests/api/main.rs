@@ -11,5 +11,6 @@ mod lambda;
 mod patch;
 mod search;
 mod store_contract;
+mod tenants;
 mod tidy;
 mod users;

@@ -3,7 +3,8 @@
 use scimlet::schema::ResourceKind;
 use scimlet::schema::input::UniqueValue;
 use scimlet::store::{
-    GuardChange, Link, MemberChange, MemberRef, Resource, StoreError, Tenant, TokenRecord,
+    GuardChange, Link, MemberChange, MemberRef, Resource, StoreError, Tenant, TenantSettings,
+    TokenRecord,
 };
 use serde_json::{Map, json};
 
@@ -278,6 +279,7 @@ async fn directory_keeps_tenants_and_tokens(backend: Backend) {
     let tenant = Tenant {
         id: t.clone(),
         created: "2026-01-01T00:00:00.000Z".into(),
+        settings: TenantSettings::default(),
     };
     dir.create_tenant(&tenant).await.unwrap();
     assert!(matches!(
@@ -286,6 +288,24 @@ async fn directory_keeps_tenants_and_tokens(backend: Backend) {
     ));
     assert_eq!(dir.get_tenant(&t).await.unwrap(), Some(tenant.clone()));
     assert!(dir.list_tenants().await.unwrap().contains(&tenant));
+    let changed = Tenant {
+        settings: TenantSettings {
+            strict_attributes: true,
+            unique_group_names: false,
+        },
+        ..tenant.clone()
+    };
+    dir.update_tenant(&changed).await.unwrap();
+    assert_eq!(dir.get_tenant(&t).await.unwrap(), Some(changed));
+    let ghost = Tenant {
+        id: fresh_tenant_id(),
+        ..tenant.clone()
+    };
+    assert!(matches!(
+        dir.update_tenant(&ghost).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(dir.get_tenant(&ghost.id).await.unwrap(), None);
     let token = |id: &str, owner: &scimlet::store::TenantId| TokenRecord {
         id: id.into(),
         tenant: owner.clone(),

@@ -35,6 +35,24 @@ impl Directory for DynamoStore {
             .transpose()
     }
 
+    async fn update_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item::tenant_item(tenant)))
+            .condition_expression(Cond::present().expr)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) if err.code() == Some("ConditionalCheckFailedException") => {
+                Err(StoreError::NotFound)
+            }
+            Err(err) => Err(sdk_error(err)),
+        }
+    }
+
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
         let (items, _) = self.query_gsi(keys::TENANTS_GSI, None, usize::MAX).await?;
         items.iter().map(item::tenant_from_item).collect()

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Number, Value};
 
-use super::super::{Resource, StoreError, Tenant, TenantId, TokenRecord, keys};
+use super::super::{Resource, StoreError, Tenant, TenantId, TenantSettings, TokenRecord, keys};
 use crate::schema::ResourceKind;
 
 /// A DynamoDB item.
@@ -176,7 +176,22 @@ pub fn tenant_item(t: &Tenant) -> Item {
     item.insert("type".into(), s("Tenant"));
     item.insert("tenant".into(), s(t.id.as_str()));
     item.insert("created".into(), s(t.created.clone()));
+    item.insert(
+        "strictAttributes".into(),
+        AttributeValue::Bool(t.settings.strict_attributes),
+    );
+    item.insert(
+        "uniqueGroupNames".into(),
+        AttributeValue::Bool(t.settings.unique_group_names),
+    );
     item
+}
+
+fn get_bool(item: &Item, name: &str, default: bool) -> bool {
+    match item.get(name) {
+        Some(AttributeValue::Bool(b)) => *b,
+        _ => default,
+    }
 }
 
 /// Decodes a tenant record.
@@ -184,6 +199,13 @@ pub fn tenant_from_item(item: &Item) -> Result<Tenant, StoreError> {
     Ok(Tenant {
         id: TenantId::new(get_s(item, "tenant")?).map_err(StoreError::backend)?,
         created: get_s(item, "created")?.to_owned(),
+        settings: {
+            let defaults = TenantSettings::default();
+            TenantSettings {
+                strict_attributes: get_bool(item, "strictAttributes", defaults.strict_attributes),
+                unique_group_names: get_bool(item, "uniqueGroupNames", defaults.unique_group_names),
+            }
+        },
     })
 }
 

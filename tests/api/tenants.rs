@@ -1,0 +1,140 @@
+//! Per-tenant compatibility switches over HTTP, on both stores.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use scimlet::store::TenantSettings;
+use scimlet::{Config, admin};
+use serde_json::{Value, json};
+
+use crate::both_stores;
+use crate::helpers::{Backend, USER_SCHEMA, spawn_app_for};
+
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+
+both_stores!(
+    strict_tenants_reject_unknown_attributes,
+    group_name_uniqueness_can_be_switched_off_and_on,
+);
+
+/// A configuration under which setting changes are seen at once (no token cache).
+fn uncached() -> Config {
+    Config {
+        token_cache_ttl: Duration::ZERO,
+        ..Config::default()
+    }
+}
+
+async fn strict_tenants_reject_unknown_attributes(backend: Backend) {
+    let strict = TenantSettings {
+        strict_attributes: true,
+        ..TenantSettings::default()
+    };
+    let app = spawn_app_for(backend, uncached(), strict).await;
+    app.request(
+        Method::POST,
+        "/Users",
+        Some(json!({"schemas": [USER_SCHEMA], "userName": "x", "favouriteColour": "red"})),
+    )
+    .await
+    .assert_error(400, Some("invalidValue"));
+    let user = app
+        .create_user("strict.user", json!({"title": "known"}))
+        .await;
+    let path = format!("/Users/{}", user["id"].as_str().unwrap());
+    app.request(
+        Method::PATCH,
+        &path,
+        Some(
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "value": {"title": "t", "shoeSize": 44}}]}),
+        ),
+    )
+    .await
+    .assert_error(400, Some("invalidValue"));
+    assert_eq!(
+        app.request(Method::GET, &path, None).await.body["title"],
+        "known"
+    );
+    // Turning it off makes the same request succeed, ignoring the unknown attribute.
+    admin::update_settings(app.stores.directory.as_ref(), &app.tenant, |s| {
+        s.strict_attributes = false
+    })
+    .await
+    .unwrap();
+    let reply = app
+        .request(
+            Method::POST,
+            "/Users",
+            Some(json!({"schemas": [USER_SCHEMA], "userName": "x", "favouriteColour": "red"})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED);
+    assert!(reply.body.get("favouriteColour").is_none());
+}
+
+fn display_name_uniqueness(schema: &Value) -> &str {
+    schema["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "displayName")
+        .unwrap()["uniqueness"]
+        .as_str()
+        .unwrap()
+}
+
+async fn group_name_uniqueness_can_be_switched_off_and_on(backend: Backend) {
+    let off = TenantSettings {
+        unique_group_names: false,
+        ..TenantSettings::default()
+    };
+    let app = spawn_app_for(backend, uncached(), off).await;
+    let body = json!({"schemas": [GROUP], "displayName": "Team"});
+    let first = app
+        .request(Method::POST, "/Groups", Some(body.clone()))
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    let second = app
+        .request(Method::POST, "/Groups", Some(body.clone()))
+        .await;
+    assert_eq!(second.status, StatusCode::CREATED);
+    // /Schemas tells the truth, and displayName lookups still find every match.
+    let schema = app
+        .request(Method::GET, &format!("/Schemas/{GROUP}"), None)
+        .await
+        .body;
+    assert_eq!(display_name_uniqueness(&schema), "none");
+    let found = app
+        .list_groups(&[("filter", "displayName eq \"team\"")])
+        .await;
+    assert_eq!(found["totalResults"], 2);
+
+    admin::update_settings(app.stores.directory.as_ref(), &app.tenant, |s| {
+        s.unique_group_names = true
+    })
+    .await
+    .unwrap();
+    let schema = app
+        .request(Method::GET, &format!("/Schemas/{GROUP}"), None)
+        .await
+        .body;
+    assert_eq!(display_name_uniqueness(&schema), "server");
+    // The next write of a group claims its name; then the name is taken.
+    let path = format!("/Groups/{}", first.body["id"].as_str().unwrap());
+    let renamed = app
+        .request(
+            Method::PUT,
+            &path,
+            Some(json!({"schemas": [GROUP], "displayName": "Team A"})),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+    app.request(
+        Method::POST,
+        "/Groups",
+        Some(json!({"schemas": [GROUP], "displayName": "TEAM A"})),
+    )
+    .await
+    .assert_error(409, Some("uniqueness"));
+}
