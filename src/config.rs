@@ -7,6 +7,7 @@
 //! | `SCIMLET_MAX_BODY_BYTES` | `1048576` | request body limit (413 beyond it) |
 //! | `SCIMLET_TOKEN_CACHE_SECONDS` | `60` | how long a verified token is trusted without re-checking the directory |
 //! | `SCIMLET_MAX_PAGE_SIZE` | `1000` | the largest `count` a list returns (larger requests are capped) |
+//! | `SCIMLET_DEFAULT_PAGE_SIZE` | `100` | the page size when a list request has no `count` |
 //! | `SCIMLET_MAX_SCAN` | `10000` | items a list request may examine before failing with `tooMany` |
 //! | `SCIMLET_BULK_MAX_OPERATIONS` | `100` | operations one `/Bulk` request may carry (413 beyond) |
 
@@ -25,6 +26,8 @@ pub struct Config {
     pub token_cache_ttl: Duration,
     /// The largest page a list returns.
     pub max_page_size: usize,
+    /// The page size when a request has no `count`.
+    pub default_page_size: usize,
     /// The most items one list request may examine.
     pub max_scan: usize,
     /// The most operations one Bulk request may carry.
@@ -39,6 +42,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             token_cache_ttl: Duration::from_secs(60),
             max_page_size: 1000,
+            default_page_size: 100,
             max_scan: 10_000,
             bulk_max_operations: 100,
         }
@@ -100,6 +104,10 @@ impl Config {
             config.bulk_max_operations = usize::try_from(n)
                 .map_err(|_| invalid("SCIMLET_BULK_MAX_OPERATIONS", "too large"))?;
         }
+        if let Some(n) = number("SCIMLET_DEFAULT_PAGE_SIZE")? {
+            config.default_page_size = usize::try_from(n)
+                .map_err(|_| invalid("SCIMLET_DEFAULT_PAGE_SIZE", "too large"))?;
+        }
         if let Some(n) = number("SCIMLET_MAX_SCAN")? {
             config.max_scan =
                 usize::try_from(n).map_err(|_| invalid("SCIMLET_MAX_SCAN", "too large"))?;
@@ -129,6 +137,12 @@ impl Config {
         }
         if self.max_page_size == 0 {
             return Err(invalid("SCIMLET_MAX_PAGE_SIZE", "must be positive"));
+        }
+        if self.default_page_size == 0 || self.default_page_size > self.max_page_size {
+            return Err(invalid(
+                "SCIMLET_DEFAULT_PAGE_SIZE",
+                "must be between 1 and SCIMLET_MAX_PAGE_SIZE",
+            ));
         }
         if self.max_scan < self.max_page_size {
             return Err(invalid(

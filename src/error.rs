@@ -26,6 +26,10 @@ pub enum ScimError {
     /// The `filter` cannot be parsed or evaluated (400 `invalidFilter`).
     #[error("{0}")]
     InvalidFilter(String),
+    /// A pagination cursor this server did not issue for this query (400 `invalidCursor`,
+    /// RFC 9865).
+    #[error("{0}")]
+    InvalidCursor(String),
     /// A PATCH path or attribute path names nothing the resource has (400 `invalidPath`).
     #[error("{0}")]
     InvalidPath(String),
@@ -83,7 +87,7 @@ pub enum ScimError {
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-/// The `scimType` keywords of RFC 7644 §3.12, as sent on the wire.
+/// The `scimType` keywords of RFC 7644 §3.12 (and RFC 9865), as sent on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScimType {
     /// `invalidFilter`
@@ -102,6 +106,8 @@ pub enum ScimType {
     NoTarget,
     /// `invalidValue`
     InvalidValue,
+    /// `invalidCursor` (RFC 9865)
+    InvalidCursor,
 }
 
 impl ScimType {
@@ -116,6 +122,7 @@ impl ScimType {
             ScimType::InvalidPath => "invalidPath",
             ScimType::NoTarget => "noTarget",
             ScimType::InvalidValue => "invalidValue",
+            ScimType::InvalidCursor => "invalidCursor",
         }
     }
 }
@@ -138,6 +145,7 @@ impl ScimError {
             ScimError::InvalidSyntax(_)
             | ScimError::InvalidValue(_)
             | ScimError::InvalidFilter(_)
+            | ScimError::InvalidCursor(_)
             | ScimError::InvalidPath(_)
             | ScimError::NoTarget(_)
             | ScimError::Mutability(_)
@@ -163,6 +171,7 @@ impl ScimError {
             ScimError::InvalidSyntax(_) => Some(ScimType::InvalidSyntax),
             ScimError::InvalidValue(_) => Some(ScimType::InvalidValue),
             ScimError::InvalidFilter(_) => Some(ScimType::InvalidFilter),
+            ScimError::InvalidCursor(_) => Some(ScimType::InvalidCursor),
             ScimError::InvalidPath(_) => Some(ScimType::InvalidPath),
             ScimError::NoTarget(_) => Some(ScimType::NoTarget),
             ScimError::Mutability(_) => Some(ScimType::Mutability),

@@ -46,24 +46,222 @@ impl Found {
     }
 }
 
-/// The total number of matches and the requested page of them.
+/// One page of matches.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// How many resources match in all, when it is known without a full scan (always for
+    /// index paging; for cursor paging of a scanned filter it is not computed).
+    pub total: Option<usize>,
+    /// The page.
+    pub items: Vec<Found>,
+    /// Cursor paging: the cursor of the next page, if there may be one.
+    pub next: Option<String>,
+}
+
+/// The requested page of matches (index or cursor paging).
 pub async fn matches(
     ctx: &Ctx<'_>,
     rt: &ResourceTypeDef,
     params: &ListParams,
-) -> Result<(usize, Vec<Found>), ScimError> {
-    let Some(f) = &params.filter else {
-        return match params.sort {
-            None => unfiltered_page(ctx, rt.kind, params).await,
-            Some(_) => scan(ctx, rt, None, params).await,
-        };
-    };
-    if let Some(target) = link_lookup(f, rt)? {
-        return linked_page(ctx, rt, f, &target, params).await;
+) -> Result<Page, ScimError> {
+    if let Some(raw) = &params.cursor {
+        let after = cursor::decode(ctx, rt, params, raw)?;
+        let page = cursor_page(ctx, rt, params, after.as_deref()).await?;
+        let next = page
+            .next
+            .as_deref()
+            .map(|id| cursor::encode(ctx, rt, params, id));
+        return Ok(Page { next, ..page });
     }
-    match direct_lookup(ctx, f, rt) {
-        Some(lookup) => lookup_page(ctx, rt, f, lookup, params).await,
-        None => scan(ctx, rt, Some(f), params).await,
+    let (total, items) = match &params.filter {
+        None if params.sort.is_none() => unfiltered_page(ctx, rt.kind, params).await?,
+        None => scan(ctx, rt, None, params).await?,
+        Some(f) => {
+            let all = match (link_lookup(f, rt)?, direct_lookup(ctx, f, rt)) {
+                (Some(target), _) => linked_all(ctx, rt, f, &target, params).await?,
+                (None, Some(lookup)) => lookup_all(ctx, rt, f, lookup).await?,
+                (None, None) => return scan(ctx, rt, Some(f), params).await.map(index_page),
+            };
+            (all.len(), window(all, params))
+        }
+    };
+    Ok(index_page((total, items)))
+}
+
+fn index_page((total, items): (usize, Vec<Found>)) -> Page {
+    Page {
+        total: Some(total),
+        items,
+        next: None,
+    }
+}
+
+/// A cursor page: id order, starting after `after`.
+async fn cursor_page(
+    ctx: &Ctx<'_>,
+    rt: &ResourceTypeDef,
+    params: &ListParams,
+    after: Option<&str>,
+) -> Result<Page, ScimError> {
+    let Some(f) = &params.filter else {
+        let total = count(ctx, rt.kind).await?;
+        let page = ctx
+            .store
+            .list(ctx.tenant, rt.kind, after, params.count)
+            .await
+            .map_err(store_error)?;
+        let items = page
+            .items
+            .into_iter()
+            .map(|r| Found::plain(render(&r, ctx.base_url), r))
+            .collect();
+        return Ok(Page {
+            total: Some(total),
+            items,
+            next: page.next_after,
+        });
+    };
+    let all = match (link_lookup(f, rt)?, direct_lookup(ctx, f, rt)) {
+        (Some(target), _) => linked_all(ctx, rt, f, &target, params).await?,
+        (None, Some(lookup)) => lookup_all(ctx, rt, f, lookup).await?,
+        (None, None) => return scan_from(ctx, rt, f, after, params.count).await,
+    };
+    let total = all.len();
+    let mut rest: Vec<Found> = all
+        .into_iter()
+        .filter(|found| after.is_none_or(|a| found.resource.id.as_str() > a))
+        .collect();
+    let next = (rest.len() > params.count)
+        .then(|| {
+            rest.get(params.count.saturating_sub(1))
+                .map(|f| f.resource.id.clone())
+        })
+        .flatten();
+    rest.truncate(params.count);
+    Ok(Page {
+        total: Some(total),
+        items: rest,
+        next,
+    })
+}
+
+/// Scans in id order from `after` until `count` matches or `max_scan` resources examined; a
+/// short page with a next cursor is fine (the end is the absence of a next cursor).
+async fn scan_from(
+    ctx: &Ctx<'_>,
+    rt: &ResourceTypeDef,
+    f: &Filter,
+    after: Option<&str>,
+    count: usize,
+) -> Result<Page, ScimError> {
+    let mut kept = Vec::new();
+    let mut examined = 0usize;
+    let mut position = after.map(str::to_owned);
+    if count == 0 {
+        return Ok(Page::default());
+    }
+    loop {
+        let page = ctx
+            .store
+            .list(ctx.tenant, rt.kind, position.as_deref(), SCAN_PAGE)
+            .await
+            .map_err(store_error)?;
+        let in_page = page.items.len();
+        for (i, resource) in page.items.into_iter().enumerate() {
+            examined += 1;
+            let id = resource.id.clone();
+            let rendered = render(&resource, ctx.base_url);
+            if filter::eval::matches(f, rt, &rendered)? {
+                kept.push(Found::plain(rendered, resource));
+            }
+            if kept.len() == count || examined >= ctx.config.max_scan {
+                let more = i + 1 < in_page || page.next_after.is_some();
+                return Ok(Page {
+                    total: None,
+                    items: kept,
+                    next: more.then_some(id),
+                });
+            }
+        }
+        match page.next_after {
+            Some(next) => position = Some(next),
+            None => {
+                return Ok(Page {
+                    total: None,
+                    items: kept,
+                    next: None,
+                });
+            }
+        }
+    }
+}
+
+async fn count(ctx: &Ctx<'_>, kind: ResourceKind) -> Result<usize, ScimError> {
+    let n = ctx
+        .store
+        .count(ctx.tenant, kind)
+        .await
+        .map_err(store_error)?;
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
+}
+
+/// Opaque cursors (RFC 9865): the id to continue after, bound to the tenant, the resource type
+/// and the filter, so a cursor cannot be replayed against another query.
+mod cursor {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use sha2::{Digest, Sha256};
+
+    use super::super::Ctx;
+    use super::super::list::ListParams;
+    use crate::error::ScimError;
+    use crate::schema::ResourceTypeDef;
+
+    fn binding(ctx: &Ctx<'_>, rt: &ResourceTypeDef, params: &ListParams, after: &str) -> String {
+        let filter = params
+            .filter
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let digest = Sha256::digest(
+            format!("{}\n{}\n{filter}\n{after}", ctx.tenant, rt.kind.name()).as_bytes(),
+        );
+        digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The cursor of the page after `after`.
+    pub fn encode(ctx: &Ctx<'_>, rt: &ResourceTypeDef, params: &ListParams, after: &str) -> String {
+        format!(
+            "1.{}.{}",
+            URL_SAFE_NO_PAD.encode(after),
+            binding(ctx, rt, params, after)
+        )
+    }
+
+    /// The id to continue after (`None` for the first page, an empty cursor).
+    pub fn decode(
+        ctx: &Ctx<'_>,
+        rt: &ResourceTypeDef,
+        params: &ListParams,
+        raw: &str,
+    ) -> Result<Option<String>, ScimError> {
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        let invalid = || ScimError::InvalidCursor("the cursor is not one this query issued".into());
+        let mut parts = raw.splitn(3, '.');
+        let (Some("1"), Some(id), Some(check)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(invalid());
+        };
+        let after = URL_SAFE_NO_PAD
+            .decode(id)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(invalid)?;
+        if binding(ctx, rt, params, &after) != check {
+            return Err(invalid());
+        }
+        Ok(Some(after))
     }
 }
 
@@ -151,13 +349,13 @@ fn link_lookup(f: &Filter, rt: &ResourceTypeDef) -> Result<Option<String>, ScimE
 }
 
 /// Answers a membership filter from the edges of the one resource it names.
-async fn linked_page(
+async fn linked_all(
     ctx: &Ctx<'_>,
     rt: &ResourceTypeDef,
     f: &Filter,
     target: &str,
     params: &ListParams,
-) -> Result<(usize, Vec<Found>), ScimError> {
+) -> Result<Vec<Found>, ScimError> {
     let candidates: Vec<String> = match rt.kind {
         // Groups having <target> as a member: the target's own group edges.
         ResourceKind::Group => {
@@ -213,12 +411,10 @@ async fn linked_page(
             });
         }
     }
-    let total = matched.len();
-    let matched = match &params.sort {
+    Ok(match &params.sort {
         Some(sort) => sort.sort(matched, |f| &f.rendered),
         None => matched,
-    };
-    Ok((total, window(matched, params)))
+    })
 }
 
 /// A filter answerable by one consistent lookup.
@@ -269,13 +465,12 @@ fn direct_lookup(ctx: &Ctx<'_>, f: &Filter, rt: &ResourceTypeDef) -> Option<Look
     }))
 }
 
-async fn lookup_page(
+async fn lookup_all(
     ctx: &Ctx<'_>,
     rt: &ResourceTypeDef,
     f: &Filter,
     lookup: Lookup,
-    params: &ListParams,
-) -> Result<(usize, Vec<Found>), ScimError> {
+) -> Result<Vec<Found>, ScimError> {
     let id = match lookup {
         Lookup::Id(id) => Some(id),
         Lookup::Unique(value) => ctx
@@ -300,8 +495,7 @@ async fn lookup_page(
             matched.push(Found::plain(rendered, resource));
         }
     }
-    let total = matched.len();
-    Ok((total, window(matched, params)))
+    Ok(matched)
 }
 
 fn window(items: Vec<Found>, params: &ListParams) -> Vec<Found> {
@@ -370,13 +564,7 @@ async fn unfiltered_page(
     kind: ResourceKind,
     params: &ListParams,
 ) -> Result<(usize, Vec<Found>), ScimError> {
-    let total = usize::try_from(
-        ctx.store
-            .count(ctx.tenant, kind)
-            .await
-            .map_err(store_error)?,
-    )
-    .unwrap_or(usize::MAX);
+    let total = count(ctx, kind).await?;
     if params.count == 0 || params.start_index > total {
         return Ok((total, Vec::new()));
     }

@@ -19,9 +19,6 @@ use crate::schema::output::render_linked;
 use crate::schema::projection::Projection;
 use crate::schema::{LIST_RESPONSE_SCHEMA, ResourceKind, ResourceTypeDef, resource_type};
 
-/// Page size when the client sends no `count`.
-pub const DEFAULT_COUNT: usize = 100;
-
 /// URN of the SearchRequest message (`POST …/.search`).
 pub const SEARCH_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 
@@ -42,6 +39,8 @@ pub struct SearchRequest {
     pub attributes: Vec<String>,
     /// `excludedAttributes`
     pub excluded_attributes: Vec<String>,
+    /// `cursor` (RFC 9865): empty for the first page, then a `nextCursor` value.
+    pub cursor: Option<String>,
 }
 
 fn parse_int(name: &str, raw: &str) -> Result<i64, ScimError> {
@@ -79,6 +78,7 @@ impl SearchRequest {
             sort_order: query.get("sortOrder").map(str::to_owned),
             attributes: split_names(query.get("attributes")),
             excluded_attributes: split_names(query.get("excludedAttributes")),
+            cursor: query.get("cursor").map(str::to_owned),
         })
     }
 
@@ -154,6 +154,7 @@ impl SearchRequest {
             sort_order: string("sortOrder")?,
             attributes: names("attributes")?,
             excluded_attributes: names("excludedAttributes")?,
+            cursor: string("cursor")?,
         })
     }
 }
@@ -171,6 +172,8 @@ pub struct ListParams {
     pub sort: Option<SortSpec>,
     /// What each resource shows.
     pub projection: Projection,
+    /// Cursor paging (RFC 9865): the raw cursor (empty for the first page).
+    pub cursor: Option<String>,
 }
 
 impl ListParams {
@@ -193,7 +196,7 @@ impl ListParams {
             usize::try_from(req.start_index.unwrap_or(1).max(1)).unwrap_or(usize::MAX);
         let count = req
             .count
-            .map_or(DEFAULT_COUNT, |c| {
+            .map_or(config.default_page_size, |c| {
                 usize::try_from(c.max(0)).unwrap_or(usize::MAX)
             })
             .min(config.max_page_size);
@@ -213,6 +216,16 @@ impl ListParams {
             .as_deref()
             .map(|by| SortSpec::parse(rt, by, req.sort_order.as_deref()))
             .transpose()?;
+        if req.cursor.is_some() && req.start_index.is_some() {
+            return Err(ScimError::InvalidValue(
+                "use either 'cursor' or 'startIndex', not both".into(),
+            ));
+        }
+        if req.cursor.is_some() && req.sort_by.is_some() {
+            return Err(ScimError::InvalidValue(
+                "cursor pages follow the server's order; 'sortBy' needs index paging".into(),
+            ));
+        }
         let projection = Projection::new(
             rt,
             req.attributes.iter().map(String::as_str),
@@ -224,6 +237,7 @@ impl ListParams {
             count,
             sort,
             projection,
+            cursor: req.cursor.clone(),
         })
     }
 }
@@ -236,15 +250,43 @@ pub async fn list(
 ) -> Result<Reply, ScimError> {
     let rt = resource_type(kind);
     let params = ListParams::new(req, rt, ctx.config)?;
-    let (total, found) = find::matches(ctx, rt, &params).await?;
-    let items = render_page(ctx, &params.projection, found).await?;
-    Ok(list_response(total, params.start_index, items))
+    let page = find::matches(ctx, rt, &params).await?;
+    let items = render_page(ctx, &params.projection, page.items).await?;
+    if params.cursor.is_some() {
+        return Ok(cursor_response(page.total, page.next, items));
+    }
+    Ok(list_response(
+        page.total.unwrap_or(0),
+        params.start_index,
+        items,
+    ))
+}
+
+/// A cursor-paged ListResponse: `nextCursor` while there may be more; no `startIndex`;
+/// `totalResults` when known without a full scan.
+fn cursor_response(total: Option<usize>, next: Option<String>, items: Vec<Value>) -> Reply {
+    let mut body = serde_json::Map::new();
+    body.insert("schemas".into(), json!([LIST_RESPONSE_SCHEMA]));
+    if let Some(total) = total {
+        body.insert("totalResults".into(), json!(total));
+    }
+    body.insert("itemsPerPage".into(), json!(items.len()));
+    if let Some(next) = next {
+        body.insert("nextCursor".into(), json!(next));
+    }
+    body.insert("Resources".into(), Value::Array(items));
+    Reply::ok(Value::Object(body))
 }
 
 /// `POST /.search`: the same request over every resource type. A filter naming an attribute
 /// one type lacks simply matches nothing of that type; it is an error only if it fits no type.
 /// Results are Users then Groups unless sorted.
 pub async fn search_all(ctx: &Ctx<'_>, req: &SearchRequest) -> Result<Reply, ScimError> {
+    if req.cursor.is_some() {
+        return Err(ScimError::InvalidValue(
+            "cursor paging is per resource type: search /Users/.search or /Groups/.search".into(),
+        ));
+    }
     let mut per_kind = Vec::new();
     let mut first_error = None;
     for kind in SERVED {
@@ -265,9 +307,13 @@ pub async fn search_all(ctx: &Ctx<'_>, req: &SearchRequest) -> Result<Reply, Sci
         params.start_index = 1;
         params.count = ctx.config.max_scan;
         params.sort = None;
-        let (n, found) = find::matches(ctx, rt, &params).await?;
-        total += n;
-        all.extend(found.into_iter().map(|f| (f, params.projection.clone())));
+        let page = find::matches(ctx, rt, &params).await?;
+        total += page.total.unwrap_or(0);
+        all.extend(
+            page.items
+                .into_iter()
+                .map(|f| (f, params.projection.clone())),
+        );
     }
     if let Some(sort) = sort {
         all = sort.sort(all, |(f, _)| &f.rendered);

@@ -34,6 +34,13 @@ pub fn service_provider_config(config: &Config, base_url: &str) -> Value {
         "filter": {"supported": true, "maxResults": config.max_page_size},
         "changePassword": {"supported": true},
         "sort": {"supported": true},
+        "pagination": {
+            "cursor": true,
+            "index": true,
+            "defaultPaginationMethod": "index",
+            "defaultPageSize": config.default_page_size,
+            "maxPageSize": config.max_page_size
+        },
         "etag": {"supported": true},
         "authenticationSchemes": [{
             "type": "oauthbearertoken",

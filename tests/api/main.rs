@@ -3,6 +3,7 @@
 
 mod bulk;
 mod cli;
+mod cursor;
 mod discovery;
 mod failures;
 mod groups;
