@@ -10,12 +10,18 @@
 //! | `SCIMLET_DEFAULT_PAGE_SIZE` | `100` | the page size when a list request has no `count` |
 //! | `SCIMLET_MAX_SCAN` | `10000` | items a list request may examine before failing with `tooMany` |
 //! | `SCIMLET_BULK_MAX_OPERATIONS` | `100` | operations one `/Bulk` request may carry (413 beyond) |
+//! | `SCIMLET_SCHEMA_EXTENSIONS` | – | custom extension schemas, as JSON (see [`crate::schema::registry`]) |
+//! | `SCIMLET_SCHEMA_EXTENSIONS_FILE` | – | the same, read from a file |
 
 use std::time::Duration;
 
+use crate::schema::registry::{Registry, STANDARD};
+
 /// Validated server configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Config {
+    /// The resource types and schemas served (built-in, plus custom extensions).
+    pub registry: &'static Registry,
     /// Public base URL of the SCIM API, without a trailing `/`.
     pub public_url: Option<String>,
     /// Path prefix of the SCIM endpoints, starting with `/`, without a trailing `/`.
@@ -37,6 +43,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
+            registry: &STANDARD,
             public_url: None,
             base_path: "/scim/v2".into(),
             max_body_bytes: 1024 * 1024,
@@ -99,6 +106,29 @@ impl Config {
         if let Some(n) = number("SCIMLET_MAX_PAGE_SIZE")? {
             config.max_page_size =
                 usize::try_from(n).map_err(|_| invalid("SCIMLET_MAX_PAGE_SIZE", "too large"))?;
+        }
+        let extensions = match (
+            lookup("SCIMLET_SCHEMA_EXTENSIONS").filter(|v| !v.trim().is_empty()),
+            lookup("SCIMLET_SCHEMA_EXTENSIONS_FILE").filter(|v| !v.is_empty()),
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "SCIMLET_SCHEMA_EXTENSIONS",
+                    "set it or SCIMLET_SCHEMA_EXTENSIONS_FILE, not both",
+                ));
+            }
+            (Some(inline), None) => Some(inline),
+            (None, Some(path)) => Some(std::fs::read_to_string(&path).map_err(|e| {
+                invalid(
+                    "SCIMLET_SCHEMA_EXTENSIONS_FILE",
+                    format!("cannot read '{path}': {e}"),
+                )
+            })?),
+            (None, None) => None,
+        };
+        if let Some(document) = extensions {
+            config.registry = Registry::with_extensions(&document)
+                .map_err(|e| invalid("SCIMLET_SCHEMA_EXTENSIONS", e.to_string()))?;
         }
         if let Some(n) = number("SCIMLET_BULK_MAX_OPERATIONS")? {
             config.bulk_max_operations = usize::try_from(n)
@@ -170,7 +200,9 @@ mod tests {
 
     #[test]
     fn defaults_and_overrides() {
-        assert_eq!(from(&[]).unwrap(), Config::default());
+        let defaults = from(&[]).unwrap();
+        assert_eq!(defaults.max_body_bytes, Config::default().max_body_bytes);
+        assert!(std::ptr::eq(defaults.registry, &STANDARD));
         let c = from(&[
             ("SCIMLET_PUBLIC_URL", "https://x.example/scim/v2/"),
             ("SCIMLET_BASE_PATH", "/api/scim/"),
@@ -180,6 +212,23 @@ mod tests {
         assert_eq!(c.public_url.as_deref(), Some("https://x.example/scim/v2"));
         assert_eq!(c.base_path, "/api/scim");
         assert_eq!(c.max_body_bytes, 2048);
+    }
+
+    #[test]
+    fn reads_extension_schemas() {
+        let doc = r#"{"extensions": [{"resourceType": "Group", "schema": {
+            "id": "urn:example:ext:1.0:Group", "attributes": [{"name": "costCode", "type": "string"}]}}]}"#;
+        let c = from(&[("SCIMLET_SCHEMA_EXTENSIONS", doc)]).unwrap();
+        let group = c.registry.resource_type(crate::schema::ResourceKind::Group);
+        assert!(group.extension("urn:example:ext:1.0:Group").is_some());
+        assert!(from(&[("SCIMLET_SCHEMA_EXTENSIONS", "{")]).is_err());
+        assert!(
+            from(&[(
+                "SCIMLET_SCHEMA_EXTENSIONS_FILE",
+                "/nonexistent/scimlet.json"
+            )])
+            .is_err()
+        );
     }
 
     #[test]

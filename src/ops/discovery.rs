@@ -9,7 +9,7 @@ use crate::schema::LIST_RESPONSE_SCHEMA;
 use crate::schema::SchemaDef;
 use crate::schema::discovery::{
     find_resource_type, find_schema, owner_of, resource_type_doc, resource_types, schema_doc,
-    schemas, service_provider_config,
+    service_provider_config,
 };
 
 /// RFC 7644 §4: a filter on a discovery endpoint SHOULD be refused with 403, so that a
@@ -43,8 +43,11 @@ pub fn service_provider(ctx: &Ctx<'_>) -> Result<Reply, ScimError> {
 pub fn resource_type_docs(ctx: &Ctx<'_>, name: Option<&str>) -> Result<Reply, ScimError> {
     refuse_filter(ctx)?;
     match name {
-        None => Ok(list_response(resource_types(ctx.base_url))),
-        Some(name) => find_resource_type(name)
+        None => Ok(list_response(resource_types(
+            ctx.config.registry,
+            ctx.base_url,
+        ))),
+        Some(name) => find_resource_type(ctx.config.registry, name)
             .map(|rt| Reply::ok(resource_type_doc(rt, ctx.base_url)))
             .ok_or_else(|| ScimError::NotFound(format!("no resource type '{name}'"))),
     }
@@ -52,7 +55,7 @@ pub fn resource_type_docs(ctx: &Ctx<'_>, name: Option<&str>) -> Result<Reply, Sc
 
 /// A schema as this tenant sees it (its uniqueness switches applied).
 fn tenant_schema_doc(ctx: &Ctx<'_>, schema: &SchemaDef) -> Value {
-    match owner_of(schema) {
+    match owner_of(ctx.config.registry, schema) {
         Some(rt) => schema_doc(schema, ctx.base_url, |d| ctx.enforces(rt, d)),
         None => schema_doc(schema, ctx.base_url, |_| true),
     }
@@ -63,12 +66,14 @@ pub fn schema_docs(ctx: &Ctx<'_>, urn: Option<&str>) -> Result<Reply, ScimError>
     refuse_filter(ctx)?;
     match urn {
         None => Ok(list_response(
-            schemas()
+            ctx.config
+                .registry
+                .schemas()
                 .into_iter()
                 .map(|s| tenant_schema_doc(ctx, s))
                 .collect(),
         )),
-        Some(urn) => find_schema(urn)
+        Some(urn) => find_schema(ctx.config.registry, urn)
             .map(|s| Reply::ok(tenant_schema_doc(ctx, s)))
             .ok_or_else(|| ScimError::NotFound(format!("no schema '{urn}'"))),
     }

@@ -74,7 +74,7 @@ pub async fn matches(
         return Ok(Page { next, ..page });
     }
     let (total, items) = match &params.filter {
-        None if params.sort.is_none() => unfiltered_page(ctx, rt.kind, params).await?,
+        None if params.sort.is_none() => unfiltered_page(ctx, rt, params).await?,
         None => scan(ctx, rt, None, params).await?,
         Some(f) => {
             let all = match (link_lookup(f, rt)?, direct_lookup(ctx, f, rt)) {
@@ -113,7 +113,7 @@ async fn cursor_page(
         let items = page
             .items
             .into_iter()
-            .map(|r| Found::plain(render(&r, ctx.base_url), r))
+            .map(|r| Found::plain(render(&r, rt, ctx.base_url), r))
             .collect();
         return Ok(Page {
             total: Some(total),
@@ -170,7 +170,7 @@ async fn scan_from(
         for (i, resource) in page.items.into_iter().enumerate() {
             examined += 1;
             let id = resource.id.clone();
-            let rendered = render(&resource, ctx.base_url);
+            let rendered = render(&resource, rt, ctx.base_url);
             if filter::eval::matches(f, rt, &rendered)? {
                 kept.push(Found::plain(rendered, resource));
             }
@@ -402,7 +402,12 @@ async fn linked_all(
         else {
             continue;
         };
-        let rendered = render_linked(&linked.resource, Some(shown_links(&linked)), ctx.base_url);
+        let rendered = render_linked(
+            &linked.resource,
+            rt,
+            Some(shown_links(&linked)),
+            ctx.base_url,
+        );
         if filter::eval::matches(f, rt, &rendered)? {
             matched.push(Found {
                 rendered,
@@ -490,7 +495,7 @@ async fn lookup_all(
     // Re-check the filter on the resource itself (the guard may be the only thing that matched).
     let mut matched = Vec::new();
     if let Some(resource) = found {
-        let rendered = render(&resource, ctx.base_url);
+        let rendered = render(&resource, rt, ctx.base_url);
         if filter::eval::matches(f, rt, &rendered)? {
             matched.push(Found::plain(rendered, resource));
         }
@@ -536,7 +541,7 @@ async fn scan(
             if examined > ctx.config.max_scan {
                 return Err(too_many(ctx.config.max_scan));
             }
-            let rendered = render(&resource, ctx.base_url);
+            let rendered = render(&resource, rt, ctx.base_url);
             if let Some(f) = f
                 && !filter::eval::matches(f, rt, &rendered)?
             {
@@ -561,9 +566,10 @@ async fn scan(
 
 async fn unfiltered_page(
     ctx: &Ctx<'_>,
-    kind: ResourceKind,
+    rt: &ResourceTypeDef,
     params: &ListParams,
 ) -> Result<(usize, Vec<Found>), ScimError> {
+    let kind = rt.kind;
     let total = count(ctx, kind).await?;
     if params.count == 0 || params.start_index > total {
         return Ok((total, Vec::new()));
@@ -585,7 +591,7 @@ async fn unfiltered_page(
         for resource in page.items {
             seen += 1;
             if seen > skip && items.len() < params.count {
-                items.push(Found::plain(render(&resource, ctx.base_url), resource));
+                items.push(Found::plain(render(&resource, rt, ctx.base_url), resource));
             }
         }
         match page.next_after {

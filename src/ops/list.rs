@@ -14,10 +14,10 @@ use crate::config::Config;
 use crate::error::ScimError;
 use crate::filter::{self, Filter};
 use crate::http::query::QueryParams;
-use crate::schema::discovery::SERVED;
 use crate::schema::output::render_linked;
 use crate::schema::projection::Projection;
-use crate::schema::{LIST_RESPONSE_SCHEMA, ResourceKind, ResourceTypeDef, resource_type};
+use crate::schema::registry::SERVED;
+use crate::schema::{LIST_RESPONSE_SCHEMA, ResourceKind, ResourceTypeDef};
 
 /// URN of the SearchRequest message (`POST …/.search`).
 pub const SEARCH_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
@@ -248,7 +248,7 @@ pub async fn list(
     kind: ResourceKind,
     req: &SearchRequest,
 ) -> Result<Reply, ScimError> {
-    let rt = resource_type(kind);
+    let rt = ctx.config.registry.resource_type(kind);
     let params = ListParams::new(req, rt, ctx.config)?;
     let page = find::matches(ctx, rt, &params).await?;
     let items = render_page(ctx, &params.projection, page.items).await?;
@@ -290,7 +290,7 @@ pub async fn search_all(ctx: &Ctx<'_>, req: &SearchRequest) -> Result<Reply, Sci
     let mut per_kind = Vec::new();
     let mut first_error = None;
     for kind in SERVED {
-        let rt = resource_type(*kind);
+        let rt = ctx.config.registry.resource_type(kind);
         match ListParams::new(req, rt, ctx.config) {
             Ok(params) => per_kind.push((rt, params)),
             Err(err) => first_error = first_error.or(Some(err)),
@@ -346,7 +346,7 @@ async fn render_page(
     let mut items = Vec::with_capacity(found.len());
     for f in found {
         let kind = f.resource.kind;
-        let rt = resource_type(kind);
+        let rt = ctx.config.registry.resource_type(kind);
         let rendered = if f.linked || !projection.wants(link_attribute(kind)) {
             f.rendered
         } else {
@@ -356,9 +356,12 @@ async fn render_page(
                 .await
                 .map_err(store_error)?
             {
-                Some(linked) => {
-                    render_linked(&linked.resource, Some(shown_links(&linked)), ctx.base_url)
-                }
+                Some(linked) => render_linked(
+                    &linked.resource,
+                    rt,
+                    Some(shown_links(&linked)),
+                    ctx.base_url,
+                ),
                 // Deleted since it was listed: show it as it was.
                 None => f.rendered,
             }

@@ -16,10 +16,10 @@ use super::list::split_names;
 use super::{Ctx, Reply, now_rfc3339, parse_json, store_error};
 use crate::auth::hash_secret_blocking;
 use crate::error::ScimError;
-use crate::schema::input::{NormalizedBody, UnknownAttributes, normalize_body};
+use crate::schema::input::{NormalizedBody, UnknownAttributes, check_immutable, normalize_body};
 use crate::schema::output::{etag, location, render_linked};
 use crate::schema::projection::Projection;
-use crate::schema::{ResourceKind, ResourceTypeDef, resource_type};
+use crate::schema::{ResourceKind, ResourceTypeDef};
 use crate::store::{GuardChange, Link, Linked, MemberChange, MemberRef, Resource, StoreError};
 
 /// How often a write that lost a version race is re-read and retried.
@@ -66,8 +66,8 @@ fn resource_reply(
     resource: &Resource,
     links: Option<&[Link]>,
 ) -> Reply {
-    let rt = resource_type(resource.kind);
-    let body = projection(ctx, rt).apply(rt, render_linked(resource, links, ctx.base_url));
+    let rt = ctx.config.registry.resource_type(resource.kind);
+    let body = projection(ctx, rt).apply(rt, render_linked(resource, rt, links, ctx.base_url));
     Reply {
         status,
         body: Some(body),
@@ -110,7 +110,7 @@ fn take_members(
 
 /// `POST /Users`, `POST /Groups`
 pub async fn create(ctx: &Ctx<'_>, kind: ResourceKind, body: &[u8]) -> Result<Reply, ScimError> {
-    let rt = resource_type(kind);
+    let rt = ctx.config.registry.resource_type(kind);
     let mut normalized = normalize(ctx, rt, parse_json(body)?)?;
     let requested = take_members(kind, &mut normalized.attributes)?;
     let unique = ctx.guards(rt, &normalized.attributes)?;
@@ -151,7 +151,8 @@ async fn load(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> Result<Linked, Sci
 /// `GET /Users/{id}`, `GET /Groups/{id}` (304 when `If-None-Match` names the current
 /// version). Membership is read only if the response will show it.
 pub async fn get(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> Result<Reply, ScimError> {
-    let wants_links = projection(ctx, resource_type(kind)).wants(link_attribute(kind));
+    let wants_links =
+        projection(ctx, ctx.config.registry.resource_type(kind)).wants(link_attribute(kind));
     let (resource, links) = if wants_links {
         let linked = load(ctx, kind, id).await?;
         let links = shown_links(&linked).to_vec();
@@ -204,13 +205,14 @@ async fn commit(
     current: Linked,
     change: Change,
 ) -> Result<Option<Reply>, ScimError> {
-    let rt = resource_type(current.resource.kind);
+    let rt = ctx.config.registry.resource_type(current.resource.kind);
     let shown = shown_links(&current).to_vec();
     let (add, remove) = match current.resource.kind {
         ResourceKind::Group => groups::diff(&shown, &change.links),
         ResourceKind::User => (Vec::new(), Vec::new()),
     };
     let resource = &current.resource;
+    check_immutable(rt, &resource.attributes, &change.attributes)?;
     if change.attributes == resource.attributes
         && change.password_hash.is_none()
         && add.is_empty()
@@ -308,7 +310,7 @@ pub async fn replace(
     id: &str,
     body: &[u8],
 ) -> Result<Reply, ScimError> {
-    let rt = resource_type(kind);
+    let rt = ctx.config.registry.resource_type(kind);
     let mut normalized = normalize(ctx, rt, parse_json(body)?)?;
     let requested = take_members(kind, &mut normalized.attributes)?;
     ctx.guards(rt, &normalized.attributes)?;
@@ -334,7 +336,7 @@ pub async fn patch(
     id: &str,
     body: &[u8],
 ) -> Result<Reply, ScimError> {
-    let rt = resource_type(kind);
+    let rt = ctx.config.registry.resource_type(kind);
     let operations = crate::patch::parse_request(parse_json(body)?)?;
     retry_on_race!(ctx, kind, id, |current| {
         let mut doc = current.resource.attributes.clone();
@@ -370,7 +372,7 @@ fn renormalize(
 /// `DELETE /Users/{id}`, `DELETE /Groups/{id}`: removes the resource, releases its uniqueness
 /// guards and removes every membership it is part of.
 pub async fn delete(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> Result<Reply, ScimError> {
-    let rt = resource_type(kind);
+    let rt = ctx.config.registry.resource_type(kind);
     for _ in 0..MAX_WRITE_ATTEMPTS {
         let current = ctx
             .store

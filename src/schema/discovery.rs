@@ -4,10 +4,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{
-    AttrType, AttributeDef, Mutability, ResourceKind, ResourceTypeDef, Returned, SchemaDef,
-    Uniqueness, resource_type,
-};
+use super::registry::Registry;
+use super::{AttrType, AttributeDef, Mutability, ResourceTypeDef, Returned, SchemaDef, Uniqueness};
 use crate::config::Config;
 
 /// URN of the ServiceProviderConfig schema.
@@ -17,9 +15,6 @@ pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
 pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 /// URN of the Schema schema.
 pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
-
-/// The resource types this server serves.
-pub const SERVED: &[ResourceKind] = &[ResourceKind::User, ResourceKind::Group];
 
 /// `/ServiceProviderConfig`: what is supported, truthfully.
 pub fn service_provider_config(config: &Config, base_url: &str) -> Value {
@@ -83,41 +78,31 @@ pub fn resource_type_doc(rt: &ResourceTypeDef, base_url: &str) -> Value {
 }
 
 /// Every served resource type.
-pub fn resource_types(base_url: &str) -> Vec<Value> {
-    SERVED
-        .iter()
-        .map(|k| resource_type_doc(resource_type(*k), base_url))
+pub fn resource_types(registry: &Registry, base_url: &str) -> Vec<Value> {
+    registry
+        .resource_types()
+        .map(|rt| resource_type_doc(rt, base_url))
         .collect()
 }
 
 /// Finds a served resource type by name (case-insensitive).
-pub fn find_resource_type(name: &str) -> Option<&'static ResourceTypeDef> {
-    SERVED
-        .iter()
-        .map(|k| resource_type(*k))
+pub fn find_resource_type(registry: &Registry, name: &str) -> Option<&'static ResourceTypeDef> {
+    registry
+        .resource_types()
         .find(|rt| rt.kind.name().eq_ignore_ascii_case(name))
 }
 
-/// Every schema of the served resource types, core schemas first.
-pub fn schemas() -> Vec<&'static SchemaDef> {
-    let mut out: Vec<&'static SchemaDef> = SERVED.iter().map(|k| resource_type(*k).core).collect();
-    for k in SERVED {
-        out.extend(resource_type(*k).extensions.iter().copied());
-    }
-    out
-}
-
 /// The served resource type a schema belongs to (as its core schema or an extension).
-pub fn owner_of(schema: &SchemaDef) -> Option<&'static ResourceTypeDef> {
-    SERVED
-        .iter()
-        .map(|k| resource_type(*k))
+pub fn owner_of(registry: &Registry, schema: &SchemaDef) -> Option<&'static ResourceTypeDef> {
+    registry
+        .resource_types()
         .find(|rt| rt.core.id == schema.id || rt.extension(schema.id).is_some())
 }
 
 /// Finds a served schema by URN (case-insensitive).
-pub fn find_schema(urn: &str) -> Option<&'static SchemaDef> {
-    schemas()
+pub fn find_schema(registry: &Registry, urn: &str) -> Option<&'static SchemaDef> {
+    registry
+        .schemas()
         .into_iter()
         .find(|s| s.id.eq_ignore_ascii_case(urn))
 }
@@ -219,8 +204,9 @@ mod tests {
 
     #[test]
     fn user_schema_tells_uniqueness_and_mutability() {
+        let registry = &crate::schema::registry::STANDARD;
         let doc = schema_doc(
-            find_schema(USER_SCHEMA).unwrap(),
+            find_schema(registry, USER_SCHEMA).unwrap(),
             "https://x/scim/v2",
             |_| true,
         );
@@ -241,7 +227,7 @@ mod tests {
         assert_eq!(attr("groups")["mutability"], "readOnly");
         assert_eq!(attr("emails")["subAttributes"].as_array().unwrap().len(), 4);
         assert_eq!(attr("profileUrl")["referenceTypes"], json!(["external"]));
-        assert!(find_schema(ENTERPRISE_USER_SCHEMA).is_some());
+        assert!(find_schema(registry, ENTERPRISE_USER_SCHEMA).is_some());
         assert_eq!(
             doc["meta"]["location"],
             format!("https://x/scim/v2/Schemas/{USER_SCHEMA}")

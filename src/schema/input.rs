@@ -253,6 +253,38 @@ pub fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
+/// Rejects a change to an `immutable` attribute that already had a value (RFC 7643 §7:
+/// it may be set once, at creation or by a replacement that first sets it, never changed).
+pub fn check_immutable(
+    rt: &ResourceTypeDef,
+    before: &Map<String, Value>,
+    after: &Map<String, Value>,
+) -> Result<(), ScimError> {
+    let core = rt.core.attributes.iter().map(|d| (None, d));
+    let extensions = rt
+        .extensions
+        .iter()
+        .flat_map(|ext| ext.attributes.iter().map(move |d| (Some(ext.id), d)));
+    for (container, def) in core.chain(extensions) {
+        if def.mutability != Mutability::Immutable {
+            continue;
+        }
+        let get = |doc: &Map<String, Value>| match container {
+            None => doc.get(def.name).cloned(),
+            Some(ext) => doc.get(ext).and_then(|e| e.get(def.name)).cloned(),
+        };
+        if let Some(old) = get(before)
+            && get(after).as_ref() != Some(&old)
+        {
+            return Err(ScimError::Mutability(format!(
+                "'{}' is immutable once set",
+                def.name
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// One value that must be unique within a tenant and resource type.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct UniqueValue {

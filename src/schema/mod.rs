@@ -10,6 +10,7 @@ mod group;
 pub mod input;
 pub mod output;
 pub mod projection;
+pub mod registry;
 mod user;
 
 pub use group::GROUP;
@@ -321,7 +322,7 @@ pub fn common_attribute(name: &str) -> Option<&'static AttributeDef> {
     find(COMMON, name)
 }
 
-/// The User resource type.
+/// The User resource type (built in; a deployment's registry may add extensions).
 pub static USER_TYPE: ResourceTypeDef = ResourceTypeDef {
     kind: ResourceKind::User,
     core: &USER,
@@ -334,14 +335,6 @@ pub static GROUP_TYPE: ResourceTypeDef = ResourceTypeDef {
     core: &GROUP,
     extensions: &[],
 };
-
-/// The resource type definition of a kind.
-pub fn resource_type(kind: ResourceKind) -> &'static ResourceTypeDef {
-    match kind {
-        ResourceKind::User => &USER_TYPE,
-        ResourceKind::Group => &GROUP_TYPE,
-    }
-}
 
 fn find(attrs: &'static [AttributeDef], name: &str) -> Option<&'static AttributeDef> {
     attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name))

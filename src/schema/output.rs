@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{ResourceKind, Returned, resource_type};
+use super::{ResourceKind, ResourceTypeDef, Returned};
 use crate::store::{Link, Resource};
 
 /// Formats a version number as the weak ETag used for `meta.version` and the `ETag` header.
@@ -19,8 +19,13 @@ pub fn location(base_url: &str, resource: &Resource) -> String {
 
 /// Renders a resource with its membership: a group's `members` or a user's `groups`
 /// (`None`: the links were not read, so the attribute is left out).
-pub fn render_linked(resource: &Resource, links: Option<&[Link]>, base_url: &str) -> Value {
-    let mut value = render(resource, base_url);
+pub fn render_linked(
+    resource: &Resource,
+    rt: &ResourceTypeDef,
+    links: Option<&[Link]>,
+    base_url: &str,
+) -> Value {
+    let mut value = render(resource, rt, base_url);
     let Some(links) = links.filter(|l| !l.is_empty()) else {
         return value;
     };
@@ -68,9 +73,9 @@ fn link_value(link: &Link, base_url: &str, ty: &str) -> Value {
     Value::Object(out)
 }
 
-/// Renders a resource as its SCIM representation (without membership).
-pub fn render(resource: &Resource, base_url: &str) -> Value {
-    let rt = resource_type(resource.kind);
+/// Renders a resource as its SCIM representation (without membership), with the schemas of
+/// its resource type `rt`.
+pub fn render(resource: &Resource, rt: &ResourceTypeDef, base_url: &str) -> Value {
     let mut schemas = vec![Value::from(rt.core.id)];
     let mut out = Map::new();
     out.insert("schemas".into(), Value::Null); // placeholder keeps `schemas` first

@@ -5,6 +5,7 @@ mod bulk;
 mod cli;
 mod cursor;
 mod discovery;
+mod extensions;
 mod failures;
 mod groups;
 mod helpers;
