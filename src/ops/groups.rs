@@ -18,6 +18,22 @@ use crate::store::{Link, MemberRef, Resource};
 /// inside API Gateway's 30 s and Lambda's limits).
 pub const MAX_MEMBERS_PER_REQUEST: usize = 1000;
 
+/// The most members a read shows (about 2 MB of JSON, well inside Lambda's 6 MB response
+/// limit). Larger groups are read with `excludedAttributes=members` and queried with
+/// `filter=members.value eq "<id>"`.
+pub const MAX_MEMBERS_SHOWN: usize = 10_000;
+
+/// Refuses to show more members than [`MAX_MEMBERS_SHOWN`], with a hint.
+pub fn check_shown(links: &[Link]) -> Result<(), ScimError> {
+    if links.len() > MAX_MEMBERS_SHOWN {
+        return Err(ScimError::TooMany(format!(
+            "this group has more than {MAX_MEMBERS_SHOWN} members; read it with \
+             excludedAttributes=members and test membership with filter=members.value eq \"<id>\""
+        )));
+    }
+    Ok(())
+}
+
 /// A member as a request names it: an id, and the kind if the request says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Requested {
@@ -237,6 +253,16 @@ mod tests {
             attrs.insert("members".into(), bad.clone());
             assert!(take_members(&mut attrs).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn huge_groups_are_not_shown_whole() {
+        let many: Vec<Link> = (0..=MAX_MEMBERS_SHOWN)
+            .map(|i| link(ResourceKind::User, &i.to_string()))
+            .collect();
+        let err = check_shown(&many).unwrap_err();
+        assert_eq!(err.scim_type(), Some(crate::error::ScimType::TooMany));
+        assert!(check_shown(&many[..MAX_MEMBERS_SHOWN]).is_ok());
     }
 
     #[test]

@@ -356,12 +356,15 @@ async fn render_page(
                 .await
                 .map_err(store_error)?
             {
-                Some(linked) => render_linked(
-                    &linked.resource,
-                    rt,
-                    Some(shown_links(&linked)),
-                    ctx.base_url,
-                ),
+                Some(linked) => {
+                    super::groups::check_shown(shown_links(&linked))?;
+                    render_linked(
+                        &linked.resource,
+                        rt,
+                        Some(shown_links(&linked)),
+                        ctx.base_url,
+                    )
+                }
                 // Deleted since it was listed: show it as it was.
                 None => f.rendered,
             }

@@ -156,6 +156,7 @@ pub async fn get(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> Result<Reply, S
     let (resource, links) = if wants_links {
         let linked = load(ctx, kind, id).await?;
         let links = shown_links(&linked).to_vec();
+        groups::check_shown(&links)?;
         (linked.resource, Some(links))
     } else {
         let resource = ctx

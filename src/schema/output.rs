@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{ResourceKind, ResourceTypeDef, Returned};
+use super::{AttributeDef, Mutability, ResourceKind, ResourceTypeDef, Returned};
 use crate::store::{Link, Resource};
 
 /// Formats a version number as the weak ETag used for `meta.version` and the `ETag` header.
@@ -73,6 +73,11 @@ fn link_value(link: &Link, base_url: &str, ty: &str) -> Value {
     Value::Object(out)
 }
 
+/// Never returned: `returned: never`, and write-only attributes whatever their `returned`.
+fn hidden(def: &AttributeDef) -> bool {
+    def.returned == Returned::Never || def.mutability == Mutability::WriteOnly
+}
+
 /// Renders a resource as its SCIM representation (without membership), with the schemas of
 /// its resource type `rt`.
 pub fn render(resource: &Resource, rt: &ResourceTypeDef, base_url: &str) -> Value {
@@ -82,16 +87,21 @@ pub fn render(resource: &Resource, rt: &ResourceTypeDef, base_url: &str) -> Valu
     out.insert("id".into(), Value::from(resource.id.clone()));
     for (name, value) in &resource.attributes {
         if let Some(ext) = rt.extension(name) {
-            schemas.push(Value::from(ext.id));
-            out.insert(name.clone(), value.clone());
+            let Value::Object(attrs) = value else {
+                continue;
+            };
+            let shown: Map<String, Value> = attrs
+                .iter()
+                .filter(|(k, _)| ext.attribute(k).is_none_or(|d| !hidden(d)))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            if !shown.is_empty() {
+                schemas.push(Value::from(ext.id));
+                out.insert(name.clone(), Value::Object(shown));
+            }
             continue;
         }
-        let returned = rt
-            .core
-            .attribute(name)
-            .map(|d| d.returned)
-            .unwrap_or(Returned::Default);
-        if returned != Returned::Never {
+        if rt.core.attribute(name).is_none_or(|d| !hidden(d)) {
             out.insert(name.clone(), value.clone());
         }
     }

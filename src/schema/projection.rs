@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::{ResourceTypeDef, resolve_path};
+use super::{ResourceTypeDef, Returned, resolve_path};
 use crate::filter::parse_attr_path;
 
 /// Attributes that every response carries whatever the client asks.
@@ -41,6 +41,35 @@ impl Tree {
     fn is_empty(&self) -> bool {
         !self.all && self.children.is_empty()
     }
+
+    /// Whether `path` (or a path above it) was inserted.
+    fn contains(&self, path: &[&str]) -> bool {
+        if self.all {
+            return true;
+        }
+        match path.split_first() {
+            None => false,
+            Some((first, rest)) => self.children.get(*first).is_some_and(|t| t.contains(rest)),
+        }
+    }
+}
+
+/// The top-level attribute paths (core, and extension attributes under their URN) whose
+/// `returned` is `which`.
+fn by_returned(rt: &ResourceTypeDef, which: Returned) -> Vec<Vec<&'static str>> {
+    let core = rt
+        .core
+        .attributes
+        .iter()
+        .filter(|d| d.returned == which)
+        .map(|d| vec![d.name]);
+    let extensions = rt.extensions.iter().flat_map(|ext| {
+        ext.attributes
+            .iter()
+            .filter(move |d| d.returned == which)
+            .map(move |d| vec![ext.id, d.name])
+    });
+    core.chain(extensions).collect()
 }
 
 /// What to return of each resource.
@@ -78,17 +107,28 @@ impl Projection {
                 include.insert(&path);
             }
         }
+        let always = by_returned(rt, Returned::Always);
         let mut exclude = Tree::default();
         for name in excluded {
             if let Some(path) = resolve(rt, name)
                 && !(path.len() == 1 && ALWAYS.contains(&path[0]))
+                && !always.contains(&path)
             {
                 exclude.insert(&path);
             }
         }
+        // `returned: request` attributes appear only when named in `attributes`.
+        for path in by_returned(rt, Returned::Request) {
+            if !include.contains(&path) {
+                exclude.insert(&path);
+            }
+        }
         if any_include {
-            for always in ALWAYS {
-                include.insert(&[always]);
+            for name in ALWAYS {
+                include.insert(&[name]);
+            }
+            for path in &always {
+                include.insert(path);
             }
         }
         Projection {
