@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 use crate::error::ScimError;
 use crate::filter::{self, CompValue, CompareOp, Filter, PatchPath};
 use crate::schema::input::{UnknownAttributes, normalize_single, normalize_value};
+use crate::schema::message::check_schemas;
 use crate::schema::{AttrType, AttributeDef, Mutability, ResourceTypeDef, SchemaDef, resolve_path};
 
 /// URN of the PATCH request message.
@@ -64,19 +65,7 @@ pub fn parse_request(body: Value) -> Result<Vec<Operation>, ScimError> {
             "the PATCH body must be a JSON object".into(),
         ));
     };
-    if let Some(schemas) = map.get("schemas") {
-        let ok = schemas.as_array().is_some_and(|l| {
-            l.iter().any(|s| {
-                s.as_str()
-                    .is_some_and(|s| s.eq_ignore_ascii_case(PATCH_OP_SCHEMA))
-            })
-        });
-        if !ok {
-            return Err(ScimError::InvalidValue(format!(
-                "'schemas' must include \"{PATCH_OP_SCHEMA}\""
-            )));
-        }
-    }
+    check_schemas(&map, PATCH_OP_SCHEMA, false)?;
     let key = map
         .keys()
         .find(|k| k.eq_ignore_ascii_case("Operations"))

@@ -18,6 +18,7 @@ use super::{Ctx, Preconditions, Reply, parse_json, resources};
 use crate::error::ScimError;
 use crate::http::query::QueryParams;
 use crate::http::route::Route;
+use crate::schema::message::{check_schemas, member};
 
 /// URN of the BulkRequest message.
 pub const BULK_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
@@ -106,22 +107,8 @@ fn parse_request(
             "a Bulk request must be a JSON object".into(),
         ));
     };
-    let get = |name: &str| {
-        map.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    };
-    let schema_ok = get("schemas").and_then(Value::as_array).is_some_and(|l| {
-        l.iter().any(|s| {
-            s.as_str()
-                .is_some_and(|s| s.eq_ignore_ascii_case(BULK_REQUEST_SCHEMA))
-        })
-    });
-    if !schema_ok {
-        return Err(invalid(format!(
-            "'schemas' must include \"{BULK_REQUEST_SCHEMA}\""
-        )));
-    }
+    check_schemas(&map, BULK_REQUEST_SCHEMA, true)?;
+    let get = |name: &str| member(&map, name);
     let fail_on_errors = match get("failOnErrors") {
         None | Some(Value::Null) => None,
         Some(v) => Some(
@@ -174,11 +161,7 @@ fn parse_operation(raw: &Value) -> Result<Operation, ScimError> {
     let Value::Object(map) = raw else {
         return Err(invalid("each Bulk operation must be an object"));
     };
-    let get = |name: &str| {
-        map.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    };
+    let get = |name: &str| member(map, name);
     let text = |name: &str| get(name).and_then(Value::as_str).map(str::to_owned);
     let method = match text("method").map(|m| m.to_ascii_uppercase()).as_deref() {
         Some("POST") => Method::POST,

@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::error::ScimError;
 use crate::filter::{self, Filter};
 use crate::http::query::QueryParams;
+use crate::schema::message::{check_schemas, member};
 use crate::schema::output::render_linked;
 use crate::schema::projection::Projection;
 use crate::schema::registry::SERVED;
@@ -89,24 +90,8 @@ impl SearchRequest {
                 "a search request must be a JSON object".into(),
             ));
         };
-        let get = |name: &str| {
-            map.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v)
-        };
-        if let Some(schemas) = get("schemas") {
-            let ok = schemas.as_array().is_some_and(|l| {
-                l.iter().any(|s| {
-                    s.as_str()
-                        .is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST_SCHEMA))
-                })
-            });
-            if !ok {
-                return Err(ScimError::InvalidValue(format!(
-                    "'schemas' must include \"{SEARCH_REQUEST_SCHEMA}\""
-                )));
-            }
-        }
+        check_schemas(&map, SEARCH_REQUEST_SCHEMA, false)?;
+        let get = |name: &str| member(&map, name);
         let string = |name: &str| -> Result<Option<String>, ScimError> {
             match get(name) {
                 None | Some(Value::Null) => Ok(None),

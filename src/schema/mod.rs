@@ -8,6 +8,7 @@
 pub mod discovery;
 mod group;
 pub mod input;
+pub mod message;
 pub mod output;
 pub mod projection;
 pub mod registry;

@@ -8,24 +8,35 @@ use super::item::{self, s};
 use super::{Cond, DynamoStore, sdk_error};
 use crate::store::{Directory, StoreError, Tenant, TenantId, TokenRecord, keys};
 
-#[async_trait]
-impl Directory for DynamoStore {
-    async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+impl DynamoStore {
+    /// Writes a tenant record under a condition; `on_condition` is the error when it fails.
+    async fn put_tenant(
+        &self,
+        tenant: &Tenant,
+        cond: Cond,
+        on_condition: StoreError,
+    ) -> Result<(), StoreError> {
         let result = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item::tenant_item(tenant)))
-            .condition_expression(Cond::absent().expr)
+            .condition_expression(cond.expr)
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err) if err.code() == Some("ConditionalCheckFailedException") => {
-                Err(StoreError::AlreadyExists)
-            }
+            Err(err) if err.code() == Some("ConditionalCheckFailedException") => Err(on_condition),
             Err(err) => Err(sdk_error(err)),
         }
+    }
+}
+
+#[async_trait]
+impl Directory for DynamoStore {
+    async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        self.put_tenant(tenant, Cond::absent(), StoreError::AlreadyExists)
+            .await
     }
 
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
@@ -36,21 +47,8 @@ impl Directory for DynamoStore {
     }
 
     async fn update_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item::tenant_item(tenant)))
-            .condition_expression(Cond::present().expr)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err) if err.code() == Some("ConditionalCheckFailedException") => {
-                Err(StoreError::NotFound)
-            }
-            Err(err) => Err(sdk_error(err)),
-        }
+        self.put_tenant(tenant, Cond::present(), StoreError::NotFound)
+            .await
     }
 
     async fn list_tenants(&self) -> Result<Vec<Tenant>, StoreError> {
