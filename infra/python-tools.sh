@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# Installs the project's Python tools, pinned to exact versions, into .tools/venv (idempotent).
-# Prints the venv's bin directory.
+# Installs a pinned set of Python tools into its own venv under .tools/ (idempotent) and
+# prints the venv's bin directory.
+#
+#   infra/python-tools.sh            template linters (infra/requirements-tools.txt)
+#   infra/python-tools.sh conformance  scim2-tester and scim2-client (infra/requirements-conformance.txt)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="$root/.tools/venv"
-requirements="$root/infra/requirements-tools.txt"
+set_name="${1:-tools}"
+case "$set_name" in
+  tools) requirements="$root/infra/requirements-tools.txt"; venv="$root/.tools/venv" ;;
+  conformance) requirements="$root/infra/requirements-conformance.txt"; venv="$root/.tools/venv-conformance" ;;
+  *) echo "usage: $0 [tools|conformance]" >&2; exit 2 ;;
+esac
 stamp="$venv/.installed"
 if [ ! -f "$stamp" ] || ! cmp -s "$requirements" "$stamp"; then
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv" >&2

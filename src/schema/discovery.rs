@@ -162,6 +162,9 @@ fn attribute_doc(def: &AttributeDef) -> Value {
     if def.ty == AttrType::Reference {
         doc.insert("referenceTypes".into(), json!(def.reference_types));
     }
+    if !def.canonical_values.is_empty() {
+        doc.insert("canonicalValues".into(), json!(def.canonical_values));
+    }
     if def.ty == AttrType::Complex {
         doc.insert(
             "subAttributes".into(),

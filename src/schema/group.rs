@@ -15,6 +15,7 @@ const MEMBER: &[AttributeDef] = &[
         .describe("The member's display name."),
     AttributeDef::string("type")
         .mutability(Mutability::Immutable)
+        .canonical(&["User", "Group"])
         .describe("'User' or 'Group'."),
 ];
 

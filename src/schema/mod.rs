@@ -159,6 +159,8 @@ pub struct AttributeDef {
     pub sub_attributes: &'static [AttributeDef],
     /// For `reference` attributes: what they may refer to (`User`, `Group`, `external`, `uri`).
     pub reference_types: &'static [&'static str],
+    /// Suggested values (RFC 7643 §7 `canonicalValues`), announced in /Schemas.
+    pub canonical_values: &'static [&'static str],
     /// Human description for /Schemas.
     pub description: &'static str,
 }
@@ -177,6 +179,7 @@ impl AttributeDef {
             uniqueness: Uniqueness::None,
             sub_attributes: &[],
             reference_types: &[],
+            canonical_values: &[],
             description: "",
         }
     }
@@ -234,6 +237,12 @@ impl AttributeDef {
         let mut a = Self::new(name, AttrType::Reference);
         a.reference_types = targets;
         a
+    }
+
+    /// Sets the canonical values.
+    pub const fn canonical(mut self, values: &'static [&'static str]) -> Self {
+        self.canonical_values = values;
+        self
     }
 
     /// Sets the description.

@@ -56,6 +56,7 @@ const GROUP_MEMBERSHIP: &[AttributeDef] = &[
         .describe("The group's display name."),
     s("type")
         .mutability(Mutability::ReadOnly)
+        .canonical(&["direct", "indirect"])
         .describe("'direct' or 'indirect' membership."),
 ];
 

@@ -93,6 +93,23 @@ async fn resource_types_and_schemas_are_listed_and_addressable(backend: Backend)
         .unwrap();
     assert_eq!(user_name["uniqueness"], "server");
     assert_eq!(user_name["caseExact"], false);
+    let group_schema = app
+        .request(Method::GET, &format!("/Schemas/{GROUP_SCHEMA}"), None)
+        .await
+        .body;
+    let members = group_schema["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "members")
+        .unwrap();
+    let member_type = members["subAttributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "type")
+        .unwrap();
+    assert_eq!(member_type["canonicalValues"], json!(["User", "Group"]));
     app.request(Method::GET, "/Schemas/urn:nope", None)
         .await
         .assert_error(404, None);
