@@ -3,8 +3,11 @@
 use crate::auth::{IssuedToken, issue_token};
 use crate::error::ScimError;
 use crate::ops::now_rfc3339;
+use crate::schema::ResourceKind;
+use crate::schema::input::unique_values;
+use crate::schema::registry::Registry;
 use crate::store::{
-    Directory, ResourceStore, StoreError, Tenant, TenantId, TenantSettings, TokenRecord,
+    Directory, Resource, ResourceStore, StoreError, Tenant, TenantId, TenantSettings, TokenRecord,
 };
 
 /// Why an administrative command failed.
@@ -16,15 +19,21 @@ pub enum AdminError {
     /// The tenant does not exist.
     #[error("tenant '{0}' does not exist")]
     NoSuchTenant(TenantId),
+    /// No soft-deleted resource with this id.
+    #[error("no deleted {0} '{1}' in this tenant")]
+    NotDeleted(&'static str, String),
+    /// A unique value of the resource was taken while it was deleted.
+    #[error("cannot restore: the value of '{0}' is now in use by another resource")]
+    ValueTaken(&'static str),
     /// The token does not exist or belongs to another tenant.
     #[error("token '{0}' does not exist for this tenant")]
     NoSuchToken(String),
     /// A store failure.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Hashing or randomness failed.
-    #[error("could not issue the token: {0}")]
-    Issue(#[from] ScimError),
+    /// Hashing, randomness or a value check failed.
+    #[error("{0}")]
+    Scim(#[from] ScimError),
 }
 
 /// Creates a tenant with default settings.
@@ -85,6 +94,43 @@ pub async fn delete_tenant(
     Ok(())
 }
 
+/// Restores a soft-deleted resource (see `TenantSettings::soft_delete`), re-claiming its
+/// unique values. Its memberships are not restored (they were removed at deletion).
+pub async fn restore(
+    directory: &dyn Directory,
+    store: &dyn ResourceStore,
+    registry: &Registry,
+    tenant: &TenantId,
+    kind: ResourceKind,
+    id: &str,
+) -> Result<Resource, AdminError> {
+    let settings = directory
+        .get_tenant(tenant)
+        .await?
+        .ok_or_else(|| AdminError::NoSuchTenant(tenant.clone()))?
+        .settings;
+    let deleted = store
+        .get_deleted(tenant, kind, id)
+        .await?
+        .ok_or_else(|| AdminError::NotDeleted(kind.name(), id.to_owned()))?;
+    let rt = registry.resource_type(kind);
+    let unique = unique_values(rt, &deleted.attributes, |d| settings.enforces(rt, d))?;
+    let restored = Resource {
+        version: deleted.version + 1,
+        last_modified: now_rfc3339(),
+        ..deleted.clone()
+    };
+    match store
+        .restore(tenant, &restored, deleted.version, &unique)
+        .await
+    {
+        Ok(()) => Ok(restored),
+        Err(StoreError::Conflict { attr }) => Err(AdminError::ValueTaken(attr)),
+        Err(StoreError::NotFound) => Err(AdminError::NotDeleted(kind.name(), id.to_owned())),
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// Issues a token for an existing tenant, valid for `valid_days` (forever if `None`).
 /// The returned token is the only copy of the secret.
 pub async fn issue(
@@ -99,7 +145,7 @@ pub async fn issue(
     let issued =
         tokio::task::spawn_blocking(move || issue_token(&owner, label, expires_at, now_rfc3339()))
             .await
-            .map_err(|e| AdminError::Issue(ScimError::internal(e)))??;
+            .map_err(|e| AdminError::Scim(ScimError::internal(e)))??;
     match directory.put_token(&issued.record).await {
         Ok(()) => Ok(issued),
         Err(StoreError::NotFound) => Err(AdminError::NoSuchTenant(tenant.clone())),

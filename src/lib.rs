@@ -7,6 +7,7 @@
 //! - [`app`]: [`App`], the entry point: `App::handle(Request) -> Response`, never failing.
 //! - [`http`]: routing into a closed `Route` enum, query strings, responses, and the two front
 //!   doors: the local hyper server ([`http::serve`]) and the Lambda adapter ([`http::lambda`]).
+//! - [`clock`]: RFC 3339 timestamps.
 //! - [`auth`]: bearer token format, argon2id hashing and verification, the warm cache.
 //! - [`ops`]: the SCIM operations (users, listing) over a tenant-scoped store.
 //! - [`patch`]: the PATCH engine (RFC 7644 §3.5.2) and IdP dialects.
@@ -22,6 +23,7 @@
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod filter;

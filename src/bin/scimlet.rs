@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use scimlet::admin;
+use scimlet::schema::ResourceKind;
 use scimlet::store::dynamo::{DynamoStore, TableCreation, connect, create_table};
 use scimlet::store::memory::MemoryStore;
 use scimlet::store::{Directory, ResourceStore, TenantId, TenantSettings};
@@ -43,6 +44,18 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Restore a soft-deleted user or group (tenants with --soft-delete true).
+    Restore {
+        /// Tenant id.
+        tenant: String,
+        /// Resource type.
+        #[arg(value_parser = ["User", "Group"])]
+        resource_type: String,
+        /// The resource's id.
+        id: String,
+        #[command(flatten)]
+        dynamo: DynamoArgs,
     },
 }
 
@@ -140,6 +153,10 @@ struct SettingsArgs {
     /// by it).
     #[arg(long)]
     unique_group_names: Option<bool>,
+    /// DELETE marks users and groups deleted (404, names released, restorable) instead of
+    /// removing them (default: false).
+    #[arg(long)]
+    soft_delete: Option<bool>,
 }
 
 impl SettingsArgs {
@@ -150,13 +167,16 @@ impl SettingsArgs {
         if let Some(v) = self.unique_group_names {
             settings.unique_group_names = v;
         }
+        if let Some(v) = self.soft_delete {
+            settings.soft_delete = v;
+        }
     }
 }
 
 fn describe(settings: &TenantSettings) -> String {
     format!(
-        "strict-attributes={} unique-group-names={}",
-        settings.strict_attributes, settings.unique_group_names
+        "strict-attributes={} unique-group-names={} soft-delete={}",
+        settings.strict_attributes, settings.unique_group_names, settings.soft_delete
     )
 }
 
@@ -217,6 +237,12 @@ async fn main() -> ExitCode {
         Command::Table { command } => table(command).await,
         Command::Tenant { command } => tenant(command).await,
         Command::Token { command } => token(command).await,
+        Command::Restore {
+            tenant,
+            resource_type,
+            id,
+            dynamo,
+        } => restore(&tenant, &resource_type, &id, dynamo).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -283,6 +309,32 @@ async fn shutdown_signal() {
         // No signal handling available: serve until killed.
         std::future::pending::<()>().await;
     }
+}
+
+async fn restore(tenant: &str, resource_type: &str, id: &str, dynamo: DynamoArgs) -> CliResult {
+    let config = Config::from_env()?;
+    let kind = if resource_type == "Group" {
+        ResourceKind::Group
+    } else {
+        ResourceKind::User
+    };
+    let store = dynamo.store().await;
+    let restored = admin::restore(
+        &store,
+        &store,
+        config.registry,
+        &tenant_id(tenant)?,
+        kind,
+        id,
+    )
+    .await?;
+    println!(
+        "restored {} '{}' (version {})",
+        kind.name(),
+        restored.id,
+        restored.version
+    );
+    Ok(())
 }
 
 async fn table(command: TableCommand) -> CliResult {

@@ -12,14 +12,12 @@ pub mod sort;
 
 use http::StatusCode;
 use serde_json::Value;
-use time::OffsetDateTime;
-use time::macros::format_description;
 
 use crate::config::Config;
 use crate::error::ScimError;
 use crate::http::query::QueryParams;
 use crate::schema::input::{UniqueValue, UnknownAttributes, unique_values};
-use crate::schema::{AttributeDef, ResourceKind, ResourceTypeDef};
+use crate::schema::{AttributeDef, ResourceTypeDef};
 use crate::store::{ResourceStore, StoreError, TenantId, TenantSettings};
 
 /// Everything an operation needs besides its body.
@@ -43,8 +41,7 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     /// Whether this tenant enforces the uniqueness `def` declares.
     pub fn enforces(&self, rt: &ResourceTypeDef, def: &AttributeDef) -> bool {
-        let group_name = rt.kind == ResourceKind::Group && def.name == "displayName";
-        !group_name || self.settings.unique_group_names
+        self.settings.enforces(rt, def)
     }
 
     /// The uniqueness guards a resource must hold in this tenant.
@@ -145,15 +142,7 @@ impl Reply {
     }
 }
 
-/// The current time in the RFC 3339 form used for `meta.created`/`lastModified`
-/// (UTC, millisecond precision).
-pub fn now_rfc3339() -> String {
-    let format =
-        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    OffsetDateTime::now_utc()
-        .format(&format)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".to_owned())
-}
+pub use crate::clock::now_rfc3339;
 
 /// Maps a store failure that the operation did not handle itself.
 pub fn store_error(err: StoreError) -> ScimError {

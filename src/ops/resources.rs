@@ -370,8 +370,9 @@ fn renormalize(
     normalize_body(rt, Value::Object(body), UnknownAttributes::Ignore)
 }
 
-/// `DELETE /Users/{id}`, `DELETE /Groups/{id}`: removes the resource, releases its uniqueness
-/// guards and removes every membership it is part of.
+/// `DELETE /Users/{id}`, `DELETE /Groups/{id}`: removes the resource (or, for a tenant with
+/// soft delete, marks it deleted), releases its uniqueness guards and removes every
+/// membership it is part of. Either way it answers 404 from then on.
 pub async fn delete(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> Result<Reply, ScimError> {
     let rt = ctx.config.registry.resource_type(kind);
     for _ in 0..MAX_WRITE_ATTEMPTS {
@@ -383,11 +384,16 @@ pub async fn delete(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> Result<Reply
             .ok_or_else(|| not_found(kind))?;
         check_if_match(ctx, &current)?;
         let unique = ctx.releasable_guards(rt, &current.attributes)?;
-        match ctx
-            .store
-            .delete(ctx.tenant, kind, id, current.version, &unique)
-            .await
-        {
+        let deleted = if ctx.settings.soft_delete {
+            ctx.store
+                .soft_delete(ctx.tenant, kind, id, current.version, &unique)
+                .await
+        } else {
+            ctx.store
+                .delete(ctx.tenant, kind, id, current.version, &unique)
+                .await
+        };
+        match deleted {
             Ok(()) => return Ok(Reply::empty(StatusCode::NO_CONTENT)),
             Err(StoreError::VersionMismatch) => continue,
             Err(StoreError::NotFound) => return Err(not_found(kind)),

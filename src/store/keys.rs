@@ -75,6 +75,11 @@ pub fn resources_gsi(tenant: &TenantId, kind: ResourceKind) -> String {
     format!("T#{tenant}#{}", counter_sk(kind))
 }
 
+/// GSI1 partition listing a tenant's soft-deleted resources of one kind.
+pub fn deleted_gsi(tenant: &TenantId, kind: ResourceKind) -> String {
+    format!("T#{tenant}#DELETED#{}", counter_sk(kind))
+}
+
 /// Partition key of a uniqueness guard.
 pub fn guard_pk(tenant: &TenantId, kind: ResourceKind, value: &UniqueValue) -> String {
     format!(
@@ -134,6 +139,7 @@ mod tests {
             tenant_pk(&t),
             resource_pk(&t, ResourceKind::User, "u1"),
             resources_gsi(&t, ResourceKind::Group),
+            deleted_gsi(&t, ResourceKind::User),
             guard_pk(&t, ResourceKind::User, &v),
             counter_pk(&t),
         ] {

@@ -29,6 +29,8 @@ struct State {
     tokens: BTreeMap<String, TokenRecord>,
     /// Keyed by (tenant, kind, id): a BTreeMap so listing is in id order.
     resources: BTreeMap<(TenantId, ResourceKind, String), Resource>,
+    /// Soft-deleted resources, out of every read (restorable).
+    deleted: BTreeMap<(TenantId, ResourceKind, String), Resource>,
     /// Keyed by (tenant, kind, attr, normalised value); holds the owner's id.
     guards: HashMap<(TenantId, ResourceKind, &'static str, String), String>,
     /// A group's members: (tenant, group id) → member → the member's display copy.
@@ -98,6 +100,50 @@ impl State {
         if let Some(g) = self.memberships.get_mut(&(tenant.clone(), member.clone())) {
             g.remove(group_id);
         }
+    }
+
+    /// Removes a resource at `expected_version` with its guards and edges (one lock scope).
+    fn remove(
+        &mut self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: u64,
+        unique: &[UniqueValue],
+    ) -> Result<Resource, StoreError> {
+        let key = (tenant.clone(), kind, id.to_owned());
+        match self.resources.get(&key) {
+            None => return Err(StoreError::NotFound),
+            Some(current) if current.version != expected_version => {
+                return Err(StoreError::VersionMismatch);
+            }
+            Some(_) => {}
+        }
+        for v in unique {
+            let gk = guard_key(tenant, kind, v);
+            if self.guards.get(&gk).is_some_and(|owner| owner == id) {
+                self.guards.remove(&gk);
+            }
+        }
+        let removed = self.resources.remove(&key).ok_or(StoreError::NotFound)?;
+        let me = MemberRef {
+            kind,
+            id: id.to_owned(),
+        };
+        // As a group: its members lose it. As a member: its groups lose it.
+        if let Some(members) = self.members.remove(&(tenant.clone(), id.to_owned())) {
+            for member in members.keys() {
+                self.unlink(tenant, id, member);
+            }
+        }
+        if let Some(groups) = self.memberships.remove(&(tenant.clone(), me.clone())) {
+            for group in groups.keys() {
+                if let Some(m) = self.members.get_mut(&(tenant.clone(), group.clone())) {
+                    m.remove(&me);
+                }
+            }
+        }
+        Ok(removed)
     }
 
     fn check_guards_free<'a>(
@@ -221,6 +267,59 @@ impl ResourceStore for MemoryStore {
         }))
     }
 
+    async fn soft_delete(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: u64,
+        unique: &[UniqueValue],
+    ) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let mut resource = s.remove(tenant, kind, id, expected_version, unique)?;
+        resource.version += 1;
+        s.deleted
+            .insert((tenant.clone(), kind, id.to_owned()), resource);
+        Ok(())
+    }
+
+    async fn get_deleted(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<Option<Resource>, StoreError> {
+        Ok(self
+            .lock()
+            .deleted
+            .get(&(tenant.clone(), kind, id.to_owned()))
+            .cloned())
+    }
+
+    async fn restore(
+        &self,
+        tenant: &TenantId,
+        resource: &Resource,
+        expected_version: u64,
+        unique: &[UniqueValue],
+    ) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let key = (tenant.clone(), resource.kind, resource.id.clone());
+        match s.deleted.get(&key) {
+            None => return Err(StoreError::NotFound),
+            Some(d) if d.version != expected_version => return Err(StoreError::VersionMismatch),
+            Some(_) => {}
+        }
+        s.check_guards_free(tenant, resource.kind, unique.iter(), &resource.id)?;
+        for v in unique {
+            s.guards
+                .insert(guard_key(tenant, resource.kind, v), resource.id.clone());
+        }
+        s.deleted.remove(&key);
+        s.resources.insert(key, resource.clone());
+        Ok(())
+    }
+
     async fn refresh_display(
         &self,
         tenant: &TenantId,
@@ -297,40 +396,9 @@ impl ResourceStore for MemoryStore {
         expected_version: u64,
         unique: &[UniqueValue],
     ) -> Result<(), StoreError> {
-        let mut s = self.lock();
-        let key = (tenant.clone(), kind, id.to_owned());
-        match s.resources.get(&key) {
-            None => return Err(StoreError::NotFound),
-            Some(current) if current.version != expected_version => {
-                return Err(StoreError::VersionMismatch);
-            }
-            Some(_) => {}
-        }
-        for v in unique {
-            let gk = guard_key(tenant, kind, v);
-            if s.guards.get(&gk).is_some_and(|owner| owner == id) {
-                s.guards.remove(&gk);
-            }
-        }
-        s.resources.remove(&key);
-        let me = MemberRef {
-            kind,
-            id: id.to_owned(),
-        };
-        // As a group: its members lose it. As a member: its groups lose it.
-        if let Some(members) = s.members.remove(&(tenant.clone(), id.to_owned())) {
-            for member in members.keys() {
-                s.unlink(tenant, id, member);
-            }
-        }
-        if let Some(groups) = s.memberships.remove(&(tenant.clone(), me.clone())) {
-            for group in groups.keys() {
-                if let Some(m) = s.members.get_mut(&(tenant.clone(), group.clone())) {
-                    m.remove(&me);
-                }
-            }
-        }
-        Ok(())
+        self.lock()
+            .remove(tenant, kind, id, expected_version, unique)
+            .map(|_| ())
     }
 
     async fn find_unique(
@@ -388,6 +456,7 @@ impl ResourceStore for MemoryStore {
     async fn purge(&self, tenant: &TenantId) -> Result<(), StoreError> {
         let mut s = self.lock();
         s.resources.retain(|(t, _, _), _| t != tenant);
+        s.deleted.retain(|(t, _, _), _| t != tenant);
         s.guards.retain(|(t, _, _, _), _| t != tenant);
         s.members.retain(|(t, _), _| t != tenant);
         s.memberships.retain(|(t, _), _| t != tenant);

@@ -20,8 +20,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::schema::ResourceKind;
 use crate::schema::input::UniqueValue;
+use crate::schema::{AttributeDef, ResourceKind, ResourceTypeDef};
 
 /// A tenant identifier: 1–63 characters of `a-z`, `0-9` and `-`, starting with a letter or
 /// digit. It appears in every key of the tenant's items, so `#` and other separators are
@@ -273,6 +273,38 @@ pub trait ResourceStore: Send + Sync {
         unique: &[UniqueValue],
     ) -> Result<(), StoreError>;
 
+    /// Soft-deletes a resource at `expected_version`: the item stays, marked deleted and out
+    /// of every read, lookup and list (404 everywhere); its guards are released, its
+    /// membership edges removed and the counter decremented. [`ResourceStore::restore`] brings
+    /// it back.
+    async fn soft_delete(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: u64,
+        unique: &[UniqueValue],
+    ) -> Result<(), StoreError>;
+
+    /// Reads a soft-deleted resource (`None` if there is none with this id).
+    async fn get_deleted(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<Option<Resource>, StoreError>;
+
+    /// Restores a soft-deleted resource as `resource` (its next version), re-claiming its
+    /// guards: [`StoreError::Conflict`] if a value was taken meanwhile, [`StoreError::NotFound`]
+    /// if it is not soft-deleted, [`StoreError::VersionMismatch`] if it changed.
+    async fn restore(
+        &self,
+        tenant: &TenantId,
+        resource: &Resource,
+        expected_version: u64,
+        unique: &[UniqueValue],
+    ) -> Result<(), StoreError>;
+
     /// Rewrites the display copies of a resource on the other side of its edges (after a
     /// rename), so that reading a group's members or a user's groups stays one query.
     async fn refresh_display(
@@ -315,6 +347,17 @@ pub struct TenantSettings {
     /// Keep group `displayName` unique (case-insensitively) within the tenant. Entra matches
     /// groups by it, so it is on by default.
     pub unique_group_names: bool,
+    /// DELETE marks resources deleted (404 everywhere, names released, restorable with
+    /// `scimlet restore`) instead of removing them.
+    pub soft_delete: bool,
+}
+
+impl TenantSettings {
+    /// Whether the uniqueness `def` declares is enforced for this tenant.
+    pub fn enforces(&self, rt: &ResourceTypeDef, def: &AttributeDef) -> bool {
+        let group_name = rt.kind == ResourceKind::Group && def.name == "displayName";
+        !group_name || self.unique_group_names
+    }
 }
 
 impl Default for TenantSettings {
@@ -322,6 +365,7 @@ impl Default for TenantSettings {
         TenantSettings {
             strict_attributes: false,
             unique_group_names: true,
+            soft_delete: false,
         }
     }
 }

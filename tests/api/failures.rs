@@ -87,6 +87,33 @@ impl ResourceStore for BrokenStore {
     ) -> Result<Option<Linked>, StoreError> {
         self.fail()
     }
+    async fn soft_delete(
+        &self,
+        _: &TenantId,
+        _: ResourceKind,
+        _: &str,
+        _: u64,
+        _: &[UniqueValue],
+    ) -> Result<(), StoreError> {
+        self.fail()
+    }
+    async fn get_deleted(
+        &self,
+        _: &TenantId,
+        _: ResourceKind,
+        _: &str,
+    ) -> Result<Option<Resource>, StoreError> {
+        self.fail()
+    }
+    async fn restore(
+        &self,
+        _: &TenantId,
+        _: &Resource,
+        _: u64,
+        _: &[UniqueValue],
+    ) -> Result<(), StoreError> {
+        self.fail()
+    }
     async fn refresh_display(
         &self,
         _: &TenantId,

@@ -17,6 +17,7 @@ both_stores!(
     purge_removes_every_item_of_a_tenant,
     directory_keeps_tenants_and_tokens,
     membership_edges_go_both_ways_and_follow_deletes,
+    soft_deleted_resources_vanish_and_come_back,
 );
 
 fn user(id: &str, name: &str) -> Resource {
@@ -292,6 +293,7 @@ async fn directory_keeps_tenants_and_tokens(backend: Backend) {
         settings: TenantSettings {
             strict_attributes: true,
             unique_group_names: false,
+            soft_delete: true,
         },
         ..tenant.clone()
     };
@@ -572,5 +574,144 @@ async fn membership_edges_go_both_ways_and_follow_deletes(backend: Backend) {
     assert_eq!(
         got.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
         ["g2"]
+    );
+}
+
+async fn soft_deleted_resources_vanish_and_come_back(backend: Backend) {
+    let s = stores(backend).await;
+    let store = s.resources.as_ref();
+    let t = fresh_tenant_id();
+    store
+        .create(&t, &user("s1", "sam"), &guard("sam"), &[])
+        .await
+        .unwrap();
+    store
+        .create(
+            &t,
+            &group("sg", "Team"),
+            &[],
+            &[link(ResourceKind::User, "s1", "sam")],
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .soft_delete(&t, ResourceKind::User, "s1", 9, &guard("sam"))
+            .await,
+        Err(StoreError::VersionMismatch)
+    ));
+    store
+        .soft_delete(&t, ResourceKind::User, "s1", 1, &guard("sam"))
+        .await
+        .unwrap();
+    // Gone from every read; the name is free; memberships removed.
+    assert_eq!(store.get(&t, ResourceKind::User, "s1").await.unwrap(), None);
+    assert_eq!(
+        store
+            .get_linked(&t, ResourceKind::User, "s1")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        store
+            .get_many(
+                &t,
+                &[MemberRef {
+                    kind: ResourceKind::User,
+                    id: "s1".into()
+                }]
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .list(&t, ResourceKind::User, None, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert_eq!(store.count(&t, ResourceKind::User).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .find_unique(&t, ResourceKind::User, &guard("sam")[0])
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        store
+            .get_linked(&t, ResourceKind::Group, "sg")
+            .await
+            .unwrap()
+            .unwrap()
+            .members
+            .is_empty()
+    );
+    assert!(matches!(
+        store.delete(&t, ResourceKind::User, "s1", 2, &[]).await,
+        Err(StoreError::NotFound)
+    ));
+    let deleted = store
+        .get_deleted(&t, ResourceKind::User, "s1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(deleted.version, 2);
+    // Restoring fails while the name is taken, then succeeds.
+    store
+        .create(&t, &user("s2", "SAM"), &guard("SAM"), &[])
+        .await
+        .unwrap();
+    let mut back = deleted.clone();
+    back.version = 3;
+    assert!(matches!(
+        store.restore(&t, &back, 2, &guard("sam")).await,
+        Err(StoreError::Conflict { attr: "userName" })
+    ));
+    assert_eq!(store.get(&t, ResourceKind::User, "s1").await.unwrap(), None);
+    store
+        .delete(&t, ResourceKind::User, "s2", 1, &guard("SAM"))
+        .await
+        .unwrap();
+    store.restore(&t, &back, 2, &guard("sam")).await.unwrap();
+    assert_eq!(
+        store.get(&t, ResourceKind::User, "s1").await.unwrap(),
+        Some(back.clone())
+    );
+    assert_eq!(
+        store
+            .get_deleted(&t, ResourceKind::User, "s1")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.count(&t, ResourceKind::User).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .find_unique(&t, ResourceKind::User, &guard("sam")[0])
+            .await
+            .unwrap(),
+        Some("s1".into())
+    );
+    assert!(matches!(
+        store.restore(&t, &back, 3, &[]).await,
+        Err(StoreError::NotFound)
+    ));
+    // Purge removes deleted items too.
+    store
+        .soft_delete(&t, ResourceKind::User, "s1", 3, &guard("sam"))
+        .await
+        .unwrap();
+    store.purge(&t).await.unwrap();
+    assert_eq!(
+        store
+            .get_deleted(&t, ResourceKind::User, "s1")
+            .await
+            .unwrap(),
+        None
     );
 }

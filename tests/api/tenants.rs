@@ -15,6 +15,7 @@ const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 both_stores!(
     strict_tenants_reject_unknown_attributes,
     group_name_uniqueness_can_be_switched_off_and_on,
+    soft_delete_hides_and_restore_brings_back,
 );
 
 /// A configuration under which setting changes are seen at once (no token cache).
@@ -137,4 +138,83 @@ async fn group_name_uniqueness_can_be_switched_off_and_on(backend: Backend) {
     )
     .await
     .assert_error(409, Some("uniqueness"));
+}
+
+async fn soft_delete_hides_and_restore_brings_back(backend: Backend) {
+    let soft = TenantSettings {
+        soft_delete: true,
+        ..TenantSettings::default()
+    };
+    let app = spawn_app_for(backend, uncached(), soft).await;
+    let user = app
+        .create_user("leaver@example.com", json!({"externalId": "x-9"}))
+        .await;
+    let id = user["id"].as_str().unwrap().to_owned();
+    let path = format!("/Users/{id}");
+    let group = app
+        .request(
+            Method::POST,
+            "/Groups",
+            Some(json!({"schemas": [GROUP], "displayName": "G",
+            "members": [{"value": id}]})),
+        )
+        .await
+        .body;
+    assert_eq!(
+        app.request(Method::DELETE, &path, None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    // 404 everywhere, out of lists and lookups, the names free again.
+    app.request(Method::GET, &path, None)
+        .await
+        .assert_error(404, None);
+    app.request(Method::DELETE, &path, None)
+        .await
+        .assert_error(404, None);
+    assert_eq!(
+        app.list_users(&[("filter", "userName eq \"leaver@example.com\"")])
+            .await["totalResults"],
+        0
+    );
+    assert_eq!(app.list_users(&[]).await["totalResults"], 0);
+    let gpath = format!("/Groups/{}", group["id"].as_str().unwrap());
+    assert!(
+        app.request(Method::GET, &gpath, None)
+            .await
+            .body
+            .get("members")
+            .is_none()
+    );
+    let taken = app.create_user("leaver@example.com", json!({})).await;
+    // Restoring while the name is taken fails; after it is freed, it works.
+    let registry = &scimlet::schema::registry::STANDARD;
+    let restore = || {
+        admin::restore(
+            app.stores.directory.as_ref(),
+            app.stores.resources.as_ref(),
+            registry,
+            &app.tenant,
+            scimlet::schema::ResourceKind::User,
+            &id,
+        )
+    };
+    assert!(matches!(
+        restore().await,
+        Err(admin::AdminError::ValueTaken("userName"))
+    ));
+    let taken_path = format!("/Users/{}", taken["id"].as_str().unwrap());
+    assert_eq!(
+        app.request(Method::DELETE, &taken_path, None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let restored = restore().await.unwrap();
+    assert_eq!(restored.version, 3);
+    let back = app.request(Method::GET, &path, None).await;
+    assert_eq!(back.status, StatusCode::OK);
+    assert_eq!(back.body["externalId"], "x-9");
+    assert_eq!(back.body["meta"]["version"], "W/\"3\"");
+    assert_eq!(
+        app.list_users(&[("filter", "externalId eq \"x-9\"")]).await["totalResults"],
+        1
+    );
 }

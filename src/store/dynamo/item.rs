@@ -142,6 +142,20 @@ pub fn resource_item(tenant: &TenantId, r: &Resource) -> Item {
     item
 }
 
+/// The item of a soft-deleted resource: marked with `deletedAt` and listed in the tenant's
+/// deleted partition of GSI1 instead of the live one.
+pub fn deleted_resource_item(tenant: &TenantId, r: &Resource, deleted_at: &str) -> Item {
+    let mut item = resource_item(tenant, r);
+    item.insert("GSI1PK".into(), s(keys::deleted_gsi(tenant, r.kind)));
+    item.insert("deletedAt".into(), s(deleted_at));
+    item
+}
+
+/// Whether a resource item is soft-deleted.
+pub fn is_deleted(item: &Item) -> bool {
+    item.contains_key("deletedAt")
+}
+
 /// Decodes a resource item.
 pub fn resource_from_item(kind: ResourceKind, item: &Item) -> Result<Resource, StoreError> {
     let attributes = match item.get("data") {
@@ -184,6 +198,10 @@ pub fn tenant_item(t: &Tenant) -> Item {
         "uniqueGroupNames".into(),
         AttributeValue::Bool(t.settings.unique_group_names),
     );
+    item.insert(
+        "softDelete".into(),
+        AttributeValue::Bool(t.settings.soft_delete),
+    );
     item
 }
 
@@ -204,6 +222,7 @@ pub fn tenant_from_item(item: &Item) -> Result<Tenant, StoreError> {
             TenantSettings {
                 strict_attributes: get_bool(item, "strictAttributes", defaults.strict_attributes),
                 unique_group_names: get_bool(item, "uniqueGroupNames", defaults.unique_group_names),
+                soft_delete: get_bool(item, "softDelete", defaults.soft_delete),
             }
         },
     })

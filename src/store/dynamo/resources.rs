@@ -217,7 +217,9 @@ impl DynamoStore {
         for it in &items {
             let sk = item::get_s(it, "SK")?;
             if sk == keys::resource_sk(kind) {
-                resource = Some(item::resource_from_item(kind, it)?);
+                if !item::is_deleted(it) {
+                    resource = Some(item::resource_from_item(kind, it)?);
+                }
             } else if sk.starts_with(keys::MEMBER_PREFIX) || sk.starts_with(keys::GROUP_EDGE_PREFIX)
             {
                 found.push(edges::from_item(it)?);
@@ -273,6 +275,7 @@ impl ResourceStore for DynamoStore {
     ) -> Result<Option<Resource>, StoreError> {
         self.get_item(item::resource_key(tenant, kind, id))
             .await?
+            .filter(|it| !item::is_deleted(it))
             .map(|it| item::resource_from_item(kind, &it))
             .transpose()
     }
@@ -286,6 +289,7 @@ impl ResourceStore for DynamoStore {
         let items = self.existing(keys, None).await?;
         items
             .iter()
+            .filter(|it| !item::is_deleted(it))
             .map(|it| {
                 let kind = match item::get_s(it, "type")? {
                     "Group" => ResourceKind::Group,
@@ -415,6 +419,98 @@ impl ResourceStore for DynamoStore {
         self.delete_edges(tenant, &late).await
     }
 
+    async fn soft_delete(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: u64,
+        unique: &[UniqueValue],
+    ) -> Result<(), StoreError> {
+        let (resource, found) = self.read_partition(tenant, kind, id).await?;
+        let mut resource = match resource {
+            None => return Err(StoreError::NotFound),
+            Some(r) if r.version != expected_version => return Err(StoreError::VersionMismatch),
+            Some(r) => r,
+        };
+        resource.version += 1;
+        let deleted_at = crate::clock::now_rfc3339();
+        let mut core = Plan::default();
+        core.push(
+            self.put(
+                item::deleted_resource_item(tenant, &resource, &deleted_at),
+                Cond::version(expected_version),
+            )?,
+            Meaning::Resource,
+        );
+        for v in unique {
+            core.push(self.guard_delete(tenant, kind, v, id)?, Meaning::Plain);
+        }
+        core.push(self.counter_update(tenant, kind, -1)?, Meaning::Plain);
+        match self
+            .commit_with_edges(tenant, core, StoreError::VersionMismatch, &[], &found)
+            .await
+        {
+            Err(StoreError::VersionMismatch) => {
+                return Err(self.version_failure(tenant, kind, id).await?);
+            }
+            other => other?,
+        }
+        let (_, late) = self.read_partition(tenant, kind, id).await?;
+        self.delete_edges(tenant, &late).await
+    }
+
+    async fn get_deleted(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<Option<Resource>, StoreError> {
+        self.get_item(item::resource_key(tenant, kind, id))
+            .await?
+            .filter(item::is_deleted)
+            .map(|it| item::resource_from_item(kind, &it))
+            .transpose()
+    }
+
+    async fn restore(
+        &self,
+        tenant: &TenantId,
+        resource: &Resource,
+        expected_version: u64,
+        unique: &[UniqueValue],
+    ) -> Result<(), StoreError> {
+        let mut plan = Plan::default();
+        let mut cond = Cond::version(expected_version);
+        cond.expr = format!("{} AND attribute_exists(deletedAt)", cond.expr);
+        plan.push(
+            self.put(item::resource_item(tenant, resource), cond)?,
+            Meaning::Resource,
+        );
+        for v in unique {
+            plan.push(
+                self.guard_put(tenant, resource.kind, v, &resource.id)?,
+                Meaning::Guard(v.attr),
+            );
+        }
+        plan.push(
+            self.counter_update(tenant, resource.kind, 1)?,
+            Meaning::Plain,
+        );
+        match self.run(plan, StoreError::VersionMismatch).await {
+            Err(StoreError::VersionMismatch) => Err(
+                match self
+                    .get_deleted(tenant, resource.kind, &resource.id)
+                    .await?
+                {
+                    Some(_) => StoreError::VersionMismatch,
+                    None => StoreError::NotFound,
+                },
+            ),
+            other => other,
+        }
+    }
+
     async fn refresh_display(
         &self,
         tenant: &TenantId,
@@ -481,11 +577,17 @@ impl ResourceStore for DynamoStore {
     }
 
     async fn purge(&self, tenant: &TenantId) -> Result<(), StoreError> {
-        for kind in [ResourceKind::User, ResourceKind::Group] {
+        let partitions = [ResourceKind::User, ResourceKind::Group]
+            .into_iter()
+            .flat_map(|kind| {
+                [
+                    (kind, keys::resources_gsi(tenant, kind)),
+                    (kind, keys::deleted_gsi(tenant, kind)),
+                ]
+            });
+        for (kind, partition) in partitions {
             loop {
-                let (items, more) = self
-                    .query_gsi(&keys::resources_gsi(tenant, kind), None, 200)
-                    .await?;
+                let (items, more) = self.query_gsi(&partition, None, 200).await?;
                 for it in &items {
                     // The resource's edges (both twins), then the resource item itself.
                     let id = item::get_s(it, "id")?;
