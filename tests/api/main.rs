@@ -9,6 +9,7 @@ mod extensions;
 mod failures;
 mod groups;
 mod helpers;
+mod idp;
 mod lambda;
 mod patch;
 mod search;
