@@ -143,7 +143,14 @@ async fn table_tenant_and_token_commands_work_on_dynamodb() {
         out.contains("strict-attributes=false unique-group-names=true"),
         "{out}"
     );
-    let mut set = with(&["tenant", "set", "--strict-attributes", "true"]);
+    let mut set = with(&[
+        "tenant",
+        "set",
+        "--strict-attributes",
+        "true",
+        "--soft-delete",
+        "true",
+    ]);
     set.insert(2, tenant.clone());
     let (ok, out, err) = call(set).await;
     assert!(ok && out.contains("strict-attributes=true"), "{out}{err}");
@@ -180,6 +187,41 @@ async fn table_tenant_and_token_commands_work_on_dynamodb() {
         .await
         .unwrap();
     assert_eq!(created.status(), StatusCode::CREATED);
+    // The tenant soft-deletes: a deleted user comes back with `scimlet restore`.
+    let user_id = created.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let user_url = format!("{base}/Users/{user_id}");
+    let deleted = client
+        .delete(&user_url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let gone = client
+        .get(&user_url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    let mut restore = with(&["restore"]);
+    restore.insert(1, tenant.clone());
+    restore.insert(2, "User".into());
+    restore.insert(3, user_id.clone());
+    let (ok, out, err) = call(restore.clone()).await;
+    assert!(ok && out.contains("restored User"), "{out}{err}");
+    let back = client
+        .get(&user_url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.status(), StatusCode::OK);
+    let (ok, _, err) = call(restore).await;
+    assert!(!ok && err.contains("no deleted User"), "{err}");
     drop(served);
 
     let mut revoke = with(&["token", "revoke"]);
