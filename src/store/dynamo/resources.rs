@@ -229,6 +229,69 @@ impl DynamoStore {
     }
 }
 
+/// How a resource leaves the live set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retirement {
+    /// The item is deleted.
+    Delete,
+    /// The item stays, marked deleted (soft delete).
+    MarkDeleted,
+}
+
+impl DynamoStore {
+    /// Deletes or soft-deletes a resource at `expected_version`: the resource action, its
+    /// guards released, the counter decremented and every edge removed, in one transaction if
+    /// it fits; then the partition is swept for edges added while this ran.
+    async fn retire(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected_version: u64,
+        unique: &[UniqueValue],
+        how: Retirement,
+    ) -> Result<(), StoreError> {
+        let (resource, found) = self.read_partition(tenant, kind, id).await?;
+        let mut resource = match resource {
+            None => return Err(StoreError::NotFound),
+            Some(r) if r.version != expected_version => return Err(StoreError::VersionMismatch),
+            Some(r) => r,
+        };
+        let first = match how {
+            Retirement::Delete => self.delete_action(
+                item::resource_key(tenant, kind, id),
+                Cond::version(expected_version),
+            )?,
+            Retirement::MarkDeleted => {
+                resource.version += 1;
+                let deleted_at = crate::clock::now_rfc3339();
+                self.put(
+                    item::deleted_resource_item(tenant, &resource, &deleted_at),
+                    Cond::version(expected_version),
+                )?
+            }
+        };
+        let mut core = Plan::default();
+        core.push(first, Meaning::Resource);
+        for v in unique {
+            core.push(self.guard_delete(tenant, kind, v, id)?, Meaning::Plain);
+        }
+        core.push(self.counter_update(tenant, kind, -1)?, Meaning::Plain);
+        match self
+            .commit_with_edges(tenant, core, StoreError::VersionMismatch, &[], &found)
+            .await
+        {
+            Err(StoreError::VersionMismatch) => {
+                return Err(self.version_failure(tenant, kind, id).await?);
+            }
+            other => other?,
+        }
+        // Members added between the read and this write left edges here: remove them too.
+        let (_, late) = self.read_partition(tenant, kind, id).await?;
+        self.delete_edges(tenant, &late).await
+    }
+}
+
 fn edge_for(group: &Resource, link: &Link) -> Edge {
     Edge {
         group: group.id.clone(),
@@ -387,36 +450,15 @@ impl ResourceStore for DynamoStore {
         expected_version: u64,
         unique: &[UniqueValue],
     ) -> Result<(), StoreError> {
-        let (resource, found) = self.read_partition(tenant, kind, id).await?;
-        match resource {
-            None => return Err(StoreError::NotFound),
-            Some(r) if r.version != expected_version => return Err(StoreError::VersionMismatch),
-            Some(_) => {}
-        }
-        let mut core = Plan::default();
-        core.push(
-            self.delete_action(
-                item::resource_key(tenant, kind, id),
-                Cond::version(expected_version),
-            )?,
-            Meaning::Resource,
-        );
-        for v in unique {
-            core.push(self.guard_delete(tenant, kind, v, id)?, Meaning::Plain);
-        }
-        core.push(self.counter_update(tenant, kind, -1)?, Meaning::Plain);
-        match self
-            .commit_with_edges(tenant, core, StoreError::VersionMismatch, &[], &found)
-            .await
-        {
-            Err(StoreError::VersionMismatch) => {
-                return Err(self.version_failure(tenant, kind, id).await?);
-            }
-            other => other?,
-        }
-        // Members added between the read and the delete left edges here: remove them too.
-        let (_, late) = self.read_partition(tenant, kind, id).await?;
-        self.delete_edges(tenant, &late).await
+        self.retire(
+            tenant,
+            kind,
+            id,
+            expected_version,
+            unique,
+            Retirement::Delete,
+        )
+        .await
     }
 
     async fn soft_delete(
@@ -427,37 +469,15 @@ impl ResourceStore for DynamoStore {
         expected_version: u64,
         unique: &[UniqueValue],
     ) -> Result<(), StoreError> {
-        let (resource, found) = self.read_partition(tenant, kind, id).await?;
-        let mut resource = match resource {
-            None => return Err(StoreError::NotFound),
-            Some(r) if r.version != expected_version => return Err(StoreError::VersionMismatch),
-            Some(r) => r,
-        };
-        resource.version += 1;
-        let deleted_at = crate::clock::now_rfc3339();
-        let mut core = Plan::default();
-        core.push(
-            self.put(
-                item::deleted_resource_item(tenant, &resource, &deleted_at),
-                Cond::version(expected_version),
-            )?,
-            Meaning::Resource,
-        );
-        for v in unique {
-            core.push(self.guard_delete(tenant, kind, v, id)?, Meaning::Plain);
-        }
-        core.push(self.counter_update(tenant, kind, -1)?, Meaning::Plain);
-        match self
-            .commit_with_edges(tenant, core, StoreError::VersionMismatch, &[], &found)
-            .await
-        {
-            Err(StoreError::VersionMismatch) => {
-                return Err(self.version_failure(tenant, kind, id).await?);
-            }
-            other => other?,
-        }
-        let (_, late) = self.read_partition(tenant, kind, id).await?;
-        self.delete_edges(tenant, &late).await
+        self.retire(
+            tenant,
+            kind,
+            id,
+            expected_version,
+            unique,
+            Retirement::MarkDeleted,
+        )
+        .await
     }
 
     async fn get_deleted(
