@@ -54,9 +54,14 @@ echo "== scim2-tester and scim2-client on DynamoDB Local"
 : "${SCIMLET_DYNAMODB_ENDPOINT:?start DynamoDB Local first (infra/dynamodb-local.sh start)}"
 table="conformance-$RANDOM$RANDOM"
 dynamo=(--table "$table" --dynamodb-endpoint "$SCIMLET_DYNAMODB_ENDPOINT")
-"$bin" table create "${dynamo[@]}" >/dev/null
-"$bin" tenant create conformance "${dynamo[@]}" >/dev/null
-token=$("$bin" token issue conformance "${dynamo[@]}" 2>/dev/null)
+# Each command with the credentials of the principal that runs it on AWS (infra/test.sh puts
+# the IAM proxy in front of DynamoDB Local): the deployer creates the table, an operator the
+# tenant and token, and the server runs as the function.
+as_principal() { AWS_ACCESS_KEY_ID="$1.$table" AWS_SECRET_ACCESS_KEY=local "${@:2}"; }
+as_principal admin "$bin" table create "${dynamo[@]}" >/dev/null
+as_principal operator "$bin" tenant create conformance "${dynamo[@]}" >/dev/null
+token=$(as_principal operator "$bin" token issue conformance "${dynamo[@]}" 2>/dev/null)
+export AWS_ACCESS_KEY_ID="function.$table" AWS_SECRET_ACCESS_KEY=local
 start_server "${dynamo[@]}"
 "$venv/python" "$checker" "$BASE" "$token" "$exceptions"
 "$venv/python" "$client" "$BASE" "$token"

@@ -20,6 +20,7 @@ use crate::http::response::{error_response, reply_response};
 use crate::http::route::{Route, strip_base};
 use crate::http::{base_url, check_content_type};
 use crate::ops::{self, Ctx, Preconditions, Reply};
+use crate::request_log::{self, RequestRecord};
 use crate::store::{Directory, ResourceStore, TenantId};
 
 /// The SCIM service: configuration, stores and the authenticator. Cheap to clone.
@@ -94,14 +95,14 @@ impl App {
                 error_response(&err)
             }
         };
-        tracing::info!(
-            route = log.route.unwrap_or("unrouted"),
-            method = %request.method(),
-            tenant = log.tenant.as_ref().map(TenantId::as_str),
-            status = response.status().as_u16(),
-            latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            "request"
-        );
+        let record = RequestRecord {
+            route: log.route.unwrap_or("unrouted"),
+            method: request.method().as_str(),
+            tenant: log.tenant.as_ref().map(TenantId::as_str),
+            status: response.status().as_u16(),
+            latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        };
+        request_log::write(&self.inner.config.log_format, &record);
         response
     }
 

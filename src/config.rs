@@ -12,9 +12,11 @@
 //! | `SCIMLET_BULK_MAX_OPERATIONS` | `100` | operations one `/Bulk` request may carry (413 beyond) |
 //! | `SCIMLET_SCHEMA_EXTENSIONS` | – | custom extension schemas, as JSON (see [`crate::schema::registry`]) |
 //! | `SCIMLET_SCHEMA_EXTENSIONS_FILE` | – | the same, read from a file |
+//! | `SCIMLET_LOG_FORMAT` | `tracing` | `emf`: the request log line is a CloudWatch embedded metric format document (the template sets it for Lambda; see [`crate::request_log`]) |
 
 use std::time::Duration;
 
+use crate::request_log::LogFormat;
 use crate::schema::registry::{Registry, STANDARD};
 
 /// Validated server configuration.
@@ -38,6 +40,8 @@ pub struct Config {
     pub max_scan: usize,
     /// The most operations one Bulk request may carry.
     pub bulk_max_operations: usize,
+    /// How the request log line is written.
+    pub log_format: LogFormat,
 }
 
 impl Default for Config {
@@ -52,6 +56,7 @@ impl Default for Config {
             default_page_size: 100,
             max_scan: 10_000,
             bulk_max_operations: 100,
+            log_format: LogFormat::Tracing,
         }
     }
 }
@@ -129,6 +134,16 @@ impl Config {
         if let Some(document) = extensions {
             config.registry = Registry::with_extensions(&document)
                 .map_err(|e| invalid("SCIMLET_SCHEMA_EXTENSIONS", e.to_string()))?;
+        }
+        match lookup("SCIMLET_LOG_FORMAT").as_deref() {
+            None | Some("" | "tracing") => {}
+            Some("emf") => {
+                config.log_format = LogFormat::Emf {
+                    function_name: lookup("AWS_LAMBDA_FUNCTION_NAME")
+                        .unwrap_or_else(|| "scimlet".into()),
+                };
+            }
+            Some(_) => return Err(invalid("SCIMLET_LOG_FORMAT", "expected 'tracing' or 'emf'")),
         }
         if let Some(n) = number("SCIMLET_BULK_MAX_OPERATIONS")? {
             config.bulk_max_operations = usize::try_from(n)

@@ -14,6 +14,7 @@
 //! - [`schema`]: resource types and attribute definitions; input normalisation and output.
 //! - [`filter`]: the filter grammar (winnow), its AST and evaluation.
 //! - [`store`]: the store traits, the key layout, the in-memory and DynamoDB stores.
+//! - [`request_log`]: the request log line (text, or CloudWatch embedded metric format).
 //! - [`config`]: configuration from the environment, validated once.
 //! - [`error`]: `ScimError`, every failure with its status and `scimType`.
 //!
@@ -30,6 +31,7 @@ pub mod filter;
 pub mod http;
 pub mod ops;
 pub mod patch;
+pub mod request_log;
 pub mod schema;
 pub mod store;
 

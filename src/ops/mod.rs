@@ -160,7 +160,9 @@ pub fn store_error(err: StoreError) -> ScimError {
         StoreError::MissingMember { id } => {
             ScimError::InvalidValue(format!("member '{id}' does not exist"))
         }
-        err @ (StoreError::AlreadyExists | StoreError::Backend(_)) => ScimError::internal(err),
+        err @ (StoreError::AlreadyExists | StoreError::Setup(_) | StoreError::Backend(_)) => {
+            ScimError::internal(err)
+        }
     }
 }
 

@@ -200,9 +200,29 @@ pub enum StoreError {
     /// Throttling or transaction conflicts persisted through the store's retries.
     #[error("throttled")]
     Throttled,
-    /// Anything else: an outage, a misconfiguration, or a bug.
+    /// The store cannot be used as configured (see [`SetupProblem`]).
+    #[error("the store is not usable as configured: {0}")]
+    Setup(SetupProblem),
+    /// Anything else: an outage, or a bug.
     #[error("store backend error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Why a store cannot be used as configured: what an operator must fix, not a passing fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SetupProblem {
+    /// The table does not exist (in this region, at this endpoint).
+    #[error("the table does not exist")]
+    TableMissing,
+    /// The caller's IAM policy does not allow an action the store needs.
+    #[error("access denied (the IAM policy lacks an action the store needs)")]
+    AccessDenied,
+    /// No credentials were found.
+    #[error("no AWS credentials were found")]
+    NoCredentials,
+    /// Credentials were found but were rejected (invalid, expired, or of another account).
+    #[error("the AWS credentials were rejected")]
+    InvalidCredentials,
 }
 
 impl StoreError {

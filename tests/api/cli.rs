@@ -10,18 +10,39 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::helpers::{USER_SCHEMA, dynamodb_endpoint, fresh_tenant_id};
+use crate::helpers::{Principal, USER_SCHEMA, dynamodb_endpoint, fresh_tenant_id};
 
 const BIN: &str = env!("CARGO_BIN_EXE_scimlet");
 
+/// The value following `--table` in a command line.
+fn table_of(args: &[&str]) -> Option<String> {
+    args.windows(2)
+        .find(|w| w[0] == "--table")
+        .map(|w| w[1].to_owned())
+}
+
+/// The credentials an operator (or, for `table`, the deployer) runs the CLI with, as the IAM
+/// proxy knows them; `serve` runs with the function's.
+fn principal_env(command: &mut Command, args: &[&str]) {
+    let Some(table) = table_of(args) else {
+        return;
+    };
+    let principal = match args.first().copied() {
+        Some("table") => Principal::Admin,
+        Some("serve") => Principal::Function,
+        _ => Principal::Operator,
+    };
+    command
+        .env("AWS_ACCESS_KEY_ID", principal.access_key(&table))
+        .env("AWS_SECRET_ACCESS_KEY", "local");
+}
+
 /// Runs a CLI command to completion; returns (success, stdout, stderr).
 async fn run(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .env_remove("SCIMLET_TABLE")
-        .output()
-        .await
-        .expect("run scimlet");
+    let mut command = Command::new(BIN);
+    command.args(args).env_remove("SCIMLET_TABLE");
+    principal_env(&mut command, args);
+    let out = command.output().await.expect("run scimlet");
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -51,7 +72,10 @@ impl Served {
 }
 
 async fn serve(args: &[&str]) -> Served {
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    let full: Vec<&str> = ["serve"].iter().chain(args).copied().collect();
+    principal_env(&mut command, &full);
+    let mut child = command
         .arg("serve")
         .args(["--listen", "127.0.0.1:0"])
         .args(args)

@@ -161,7 +161,8 @@ async fn spawn_broken(failure: Failure) -> TestApp {
     let (base, shutdown) = serve_on_port_0(app).await;
     let stores = Stores {
         resources: broken,
-        directory,
+        directory: directory.clone(),
+        admin: directory,
     };
     TestApp::new_for_test(base, token, tenant, stores, shutdown)
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use reqwest::{Method, StatusCode};
 use scimlet::admin;
-use scimlet::store::dynamo::{DynamoStore, connect, create_table};
+use scimlet::store::dynamo::{DynamoStore, connect_local, create_table};
 use scimlet::store::memory::MemoryStore;
 use scimlet::store::{Directory, ResourceStore, TenantId, TenantSettings};
 use scimlet::{App, Config};
@@ -52,31 +52,75 @@ macro_rules! both_stores {
     };
 }
 
-/// The stores a test needs: both traits, as the server sees them.
+/// The stores a test needs: both traits as the server sees them, and the directory as an
+/// operator sees it (for setting up tenants and tokens).
 pub struct Stores {
-    /// Tenant-scoped resources.
+    /// Tenant-scoped resources (the function's principal on DynamoDB).
     pub resources: Arc<dyn ResourceStore>,
-    /// Tenants and tokens.
+    /// Tenants and tokens, as the server reads them (the function's principal).
     pub directory: Arc<dyn Directory>,
+    /// Tenants and tokens, as the CLI administers them (the operator's principal).
+    pub admin: Arc<dyn Directory>,
 }
 
-/// Endpoint of DynamoDB Local. Tests never skip: without it, they fail and say why.
+/// The principals of the test run's IAM proxy (see ARCHITECTURE.md, "IAM in the test run").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal {
+    /// The Lambda function's role, from `template.yaml`.
+    Function,
+    /// The template's `OperatorPolicy` (the CLI's commands).
+    Operator,
+    /// The deployer: may do anything (creates tables).
+    Admin,
+    /// May do nothing (for tests that prove denials).
+    Nobody,
+}
+
+impl Principal {
+    /// The access key id naming this principal acting on `table`.
+    pub fn access_key(self, table: &str) -> String {
+        let name = match self {
+            Principal::Function => "function",
+            Principal::Operator => "operator",
+            Principal::Admin => "admin",
+            Principal::Nobody => "nobody",
+        };
+        format!("{name}.{table}")
+    }
+}
+
+/// Endpoint of DynamoDB Local behind the IAM proxy. Tests never skip: without it, they fail
+/// and say why.
 pub fn dynamodb_endpoint() -> String {
-    std::env::var("SCIMLET_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "SCIMLET_DYNAMODB_ENDPOINT is not set: run the tests with infra/test.sh, which \
-             starts DynamoDB Local (or start it with infra/dynamodb-local.sh start)"
-        )
-    })
+    let hint = "run the tests with infra/test.sh, which starts DynamoDB Local behind the IAM \
+                proxy that enforces template.yaml's policies";
+    let endpoint = std::env::var("SCIMLET_DYNAMODB_ENDPOINT")
+        .unwrap_or_else(|_| panic!("SCIMLET_DYNAMODB_ENDPOINT is not set: {hint}"));
+    assert!(
+        std::env::var_os("SCIMLET_TEST_IAM_PROXY").is_some(),
+        "SCIMLET_DYNAMODB_ENDPOINT is not the IAM proxy: {hint}"
+    );
+    endpoint
 }
 
-/// A DynamoDB store on DynamoDB Local, with the test table created if needed.
-pub async fn dynamo_store() -> DynamoStore {
-    let client = connect(Some(&dynamodb_endpoint()), Some("us-east-1")).await;
-    create_table(&client, TEST_TABLE)
+/// A DynamoDB store on `table` acting as `principal`.
+pub async fn dynamo_store_as(principal: Principal, table: &str) -> DynamoStore {
+    let client = connect_local(&dynamodb_endpoint(), &principal.access_key(table)).await;
+    DynamoStore::new(client, table)
+}
+
+/// Creates `table` (as the deployer) if it does not exist yet.
+pub async fn ensure_table(table: &str) {
+    let admin = dynamo_store_as(Principal::Admin, table).await;
+    create_table(admin.client(), table)
         .await
         .expect("create the test table on DynamoDB Local");
-    DynamoStore::new(client, TEST_TABLE)
+}
+
+/// The function's DynamoDB store on the shared test table, created if needed.
+pub async fn dynamo_store() -> DynamoStore {
+    ensure_table(TEST_TABLE).await;
+    dynamo_store_as(Principal::Function, TEST_TABLE).await
 }
 
 /// Fresh stores for a backend.
@@ -86,14 +130,17 @@ pub async fn stores(backend: Backend) -> Stores {
             let s = MemoryStore::new();
             Stores {
                 resources: Arc::new(s.clone()),
-                directory: Arc::new(s),
+                directory: Arc::new(s.clone()),
+                admin: Arc::new(s),
             }
         }
         Backend::Dynamo => {
             let s = dynamo_store().await;
+            let operator = dynamo_store_as(Principal::Operator, TEST_TABLE).await;
             Stores {
                 resources: Arc::new(s.clone()),
                 directory: Arc::new(s),
+                admin: Arc::new(operator),
             }
         }
     }
@@ -142,10 +189,10 @@ pub async fn spawn_app_with(backend: Backend, config: Config) -> TestApp {
 pub async fn spawn_app_for(backend: Backend, config: Config, settings: TenantSettings) -> TestApp {
     let stores = stores(backend).await;
     let tenant = fresh_tenant_id();
-    admin::create_tenant_with(stores.directory.as_ref(), &tenant, settings)
+    admin::create_tenant_with(stores.admin.as_ref(), &tenant, settings)
         .await
         .expect("create tenant");
-    let token = admin::issue(stores.directory.as_ref(), &tenant, None, Some(1))
+    let token = admin::issue(stores.admin.as_ref(), &tenant, None, Some(1))
         .await
         .expect("issue token")
         .token;
@@ -233,10 +280,10 @@ impl TestApp {
     /// The same server with a token of a second, new tenant.
     pub async fn other_tenant(&self) -> TestApp {
         let tenant = fresh_tenant_id();
-        admin::create_tenant(self.stores.directory.as_ref(), &tenant)
+        admin::create_tenant(self.stores.admin.as_ref(), &tenant)
             .await
             .expect("create tenant");
-        let token = admin::issue(self.stores.directory.as_ref(), &tenant, None, Some(1))
+        let token = admin::issue(self.stores.admin.as_ref(), &tenant, None, Some(1))
             .await
             .expect("issue token")
             .token;
@@ -247,6 +294,7 @@ impl TestApp {
             stores: Stores {
                 resources: self.stores.resources.clone(),
                 directory: self.stores.directory.clone(),
+                admin: self.stores.admin.clone(),
             },
             client: self.client.clone(),
             shutdown: None,

@@ -9,6 +9,7 @@ mod extensions;
 mod failures;
 mod groups;
 mod helpers;
+mod iam;
 mod idp;
 mod lambda;
 mod patch;

@@ -58,7 +58,7 @@ async fn strict_tenants_reject_unknown_attributes(backend: Backend) {
         "known"
     );
     // Turning it off makes the same request succeed, ignoring the unknown attribute.
-    admin::update_settings(app.stores.directory.as_ref(), &app.tenant, |s| {
+    admin::update_settings(app.stores.admin.as_ref(), &app.tenant, |s| {
         s.strict_attributes = false
     })
     .await
@@ -111,7 +111,7 @@ async fn group_name_uniqueness_can_be_switched_off_and_on(backend: Backend) {
         .await;
     assert_eq!(found["totalResults"], 2);
 
-    admin::update_settings(app.stores.directory.as_ref(), &app.tenant, |s| {
+    admin::update_settings(app.stores.admin.as_ref(), &app.tenant, |s| {
         s.unique_group_names = true
     })
     .await
@@ -190,7 +190,7 @@ async fn soft_delete_hides_and_restore_brings_back(backend: Backend) {
     let registry = &scimlet::schema::registry::STANDARD;
     let restore = || {
         admin::restore(
-            app.stores.directory.as_ref(),
+            app.stores.admin.as_ref(),
             app.stores.resources.as_ref(),
             registry,
             &app.tenant,

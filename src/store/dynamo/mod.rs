@@ -28,7 +28,7 @@ use aws_sdk_dynamodb::types::{
 pub use table::{GSI1, TableCreation, create_table};
 
 use self::item::{Item, n, s};
-use super::{StoreError, TenantId, keys};
+use super::{SetupProblem, StoreError, TenantId, keys};
 use crate::schema::ResourceKind;
 use crate::schema::input::UniqueValue;
 
@@ -82,10 +82,15 @@ where
 
 /// A backend error for the logs: a service error keeps only its code (DynamoDB messages may
 /// quote request contents, and keys contain user names); transport failures keep their text.
+/// Problems of set-up (missing table, denied action, missing or rejected credentials) become
+/// [`StoreError::Setup`], so that the CLI can say what to do.
 fn opaque<E>(err: &SdkError<E, HttpResponse>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    if let Some(problem) = setup_problem(err) {
+        return StoreError::Setup(problem);
+    }
     match err {
         SdkError::ServiceError(_) => StoreError::backend(format!(
             "DynamoDB service error {}",
@@ -96,6 +101,30 @@ where
             aws_sdk_dynamodb::error::DisplayErrorContext(other)
         )),
     }
+}
+
+fn setup_problem<E>(err: &SdkError<E, HttpResponse>) -> Option<SetupProblem>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match err.code() {
+        Some("ResourceNotFoundException") => return Some(SetupProblem::TableMissing),
+        Some("AccessDeniedException") => return Some(SetupProblem::AccessDenied),
+        Some(
+            "UnrecognizedClientException"
+            | "InvalidSignatureException"
+            | "ExpiredTokenException"
+            | "MissingAuthenticationTokenException",
+        ) => return Some(SetupProblem::InvalidCredentials),
+        _ => {}
+    }
+    // The SDK reports a credential chain that found nothing as a dispatch failure whose
+    // text names it; there is no typed variant to match.
+    let text = aws_sdk_dynamodb::error::DisplayErrorContext(err).to_string();
+    (text.contains("no providers in chain provided credentials")
+        || text.contains("the credential provider was not enabled")
+        || text.contains("failed to load credentials"))
+    .then_some(SetupProblem::NoCredentials)
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -544,4 +573,25 @@ pub async fn connect(endpoint: Option<&str>, region: Option<&str>) -> Client {
         }
     }
     Client::new(&loader.load().await)
+}
+
+/// A client for a local endpoint (DynamoDB Local, or the test run's IAM proxy in front of it)
+/// with static credentials. Behind the proxy, `access_key_id` names the principal and the
+/// table it acts on (`function.<table>`, `operator.<table>`, `admin.<table>`; see
+/// ARCHITECTURE.md, "IAM in the test run").
+pub async fn connect_local(endpoint: &str, access_key_id: &str) -> Client {
+    let credentials = aws_sdk_dynamodb::config::Credentials::new(
+        access_key_id,
+        "local",
+        None,
+        None,
+        "scimlet-local",
+    );
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::from_static("us-east-1"))
+        .credentials_provider(credentials)
+        .load()
+        .await;
+    Client::new(&config)
 }
