@@ -4,13 +4,15 @@
 #
 #   infra/python-tools.sh            template linters (infra/requirements-tools.txt)
 #   infra/python-tools.sh conformance  scim2-tester and scim2-client (infra/requirements-conformance.txt)
+#   infra/python-tools.sh rehearsal    moto, for the offline deploy rehearsal (infra/requirements-rehearsal.txt)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 set_name="${1:-tools}"
 case "$set_name" in
   tools) requirements="$root/infra/requirements-tools.txt"; venv="$root/.tools/venv" ;;
   conformance) requirements="$root/infra/requirements-conformance.txt"; venv="$root/.tools/venv-conformance" ;;
-  *) echo "usage: $0 [tools|conformance]" >&2; exit 2 ;;
+  rehearsal) requirements="$root/infra/requirements-rehearsal.txt"; venv="$root/.tools/venv-rehearsal" ;;
+  *) echo "usage: $0 [tools|conformance|rehearsal]" >&2; exit 2 ;;
 esac
 stamp="$venv/.installed"
 if [ ! -f "$stamp" ] || ! cmp -s "$requirements" "$stamp"; then

@@ -18,8 +18,9 @@ Run with the pinned tools venv (infra/python-tools.sh), from the repository root
    tests/fixtures/emf/request-line.json (kept equal to the code's output by a Rust test) must
    be a valid EMF document declaring that metric with the alarm's dimensions.
 
-Writes the translated template to DIR/translated.json (default target/template) for the
-deploy rehearsal and the IAM proxy. Exits non-zero on any failure.
+Writes the translated template to DIR/translated.json and the parameter sets to
+DIR/parameter-sets.json (default DIR: target/template) for the deploy rehearsal
+(infra/deploy_rehearsal.py). Exits non-zero on any failure.
 """
 
 from __future__ import annotations
@@ -218,6 +219,7 @@ def main() -> int:
         translated = translate(template)
         translated_path = out / "translated.json"
         translated_path.write_text(json.dumps(translated, indent=1))
+        (out / "parameter-sets.json").write_text(json.dumps(PARAMETER_SETS, indent=1))
         print(f"ok: translated with aws-sam-translator -> {translated_path.relative_to(ROOT)}")
         lint_translated(translated_path)
         check_cycle_detection(template, out)
