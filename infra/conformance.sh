@@ -62,6 +62,6 @@ as_principal admin "$bin" table create "${dynamo[@]}" >/dev/null
 as_principal operator "$bin" tenant create conformance "${dynamo[@]}" >/dev/null
 token=$(as_principal operator "$bin" token issue conformance "${dynamo[@]}" 2>/dev/null)
 export AWS_ACCESS_KEY_ID="function.$table" AWS_SECRET_ACCESS_KEY=local
-start_server "${dynamo[@]}"
+start_server --dynamodb "${dynamo[@]}"
 "$venv/python" "$checker" "$BASE" "$token" "$exceptions"
 "$venv/python" "$client" "$BASE" "$token"

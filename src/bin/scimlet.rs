@@ -11,7 +11,9 @@ use scimlet::admin;
 use scimlet::schema::ResourceKind;
 use scimlet::store::dynamo::{DynamoStore, TableCreation, connect, create_table};
 use scimlet::store::memory::MemoryStore;
-use scimlet::store::{Directory, ResourceStore, TenantId, TenantSettings};
+use scimlet::store::{
+    Directory, ResourceStore, SetupProblem, StoreError, TenantId, TenantSettings,
+};
 use scimlet::{App, Config};
 
 #[derive(Parser)]
@@ -27,8 +29,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the SCIM server locally (embedded in-memory store unless --dynamodb-endpoint or
-    /// --table is given).
+    /// Run the SCIM server locally: on the embedded in-memory store, or with --dynamodb on a
+    /// DynamoDB table (SCIMLET_TABLE / SCIMLET_DYNAMODB_ENDPOINT are read only then).
     Serve(ServeArgs),
     /// Manage the DynamoDB table.
     Table {
@@ -74,9 +76,61 @@ struct DynamoArgs {
 }
 
 impl DynamoArgs {
-    async fn store(&self) -> DynamoStore {
+    /// A store on the table, not yet checked (for `table create`).
+    async fn connect(&self) -> DynamoStore {
         let client = connect(self.dynamodb_endpoint.as_deref(), self.region.as_deref()).await;
         DynamoStore::new(client, self.table.clone())
+    }
+
+    /// A store on the table, checked to be reachable: a missing table, region or credentials
+    /// or a denied action is an error saying what to do.
+    async fn store(&self) -> Result<DynamoStore, Box<dyn std::error::Error>> {
+        let store = self.connect().await;
+        let Some(region) = store.region() else {
+            return Err(
+                "no AWS region is configured: pass --region, or set AWS_REGION \
+                        (or a profile's region)"
+                    .into(),
+            );
+        };
+        match store.probe().await {
+            Ok(()) => Ok(store),
+            Err(StoreError::Setup(problem)) => Err(self.explain(problem, &region).into()),
+            Err(other) => Err(format!(
+                "cannot reach DynamoDB table '{}' in {region}: {other}",
+                self.table
+            )
+            .into()),
+        }
+    }
+
+    fn explain(&self, problem: SetupProblem, region: &str) -> String {
+        let table = &self.table;
+        let at = self
+            .dynamodb_endpoint
+            .as_deref()
+            .map_or_else(|| format!("region {region}"), ToOwned::to_owned);
+        match problem {
+            SetupProblem::TableMissing => format!(
+                "DynamoDB table '{table}' does not exist at {at}. Name the table with --table \
+                 or SCIMLET_TABLE (a SAM stack's table is its TableName output), check the \
+                 region (--region, AWS_REGION), or create one with `scimlet table create`."
+            ),
+            SetupProblem::AccessDenied => format!(
+                "access to DynamoDB table '{table}' at {at} was denied: the credentials in use \
+                 lack an action scimlet needs. Attach the stack's OperatorPolicy (output \
+                 OperatorPolicyArn) to your role or user."
+            ),
+            SetupProblem::NoCredentials => format!(
+                "no AWS credentials were found for table '{table}' at {at}: configure them \
+                 (AWS_PROFILE, `aws sso login`, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), or \
+                 pass --dynamodb-endpoint for DynamoDB Local."
+            ),
+            SetupProblem::InvalidCredentials => format!(
+                "AWS rejected the credentials used for table '{table}' at {at} (invalid, \
+                 expired, or for another partition): refresh them (e.g. `aws sso login`)."
+            ),
+        }
     }
 }
 
@@ -85,17 +139,22 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Serve from DynamoDB at this endpoint (e.g. DynamoDB Local) instead of memory.
-    #[arg(long, env = "SCIMLET_DYNAMODB_ENDPOINT")]
+    /// Serve from a DynamoDB table instead of the embedded store. Only this flag selects
+    /// DynamoDB: exported SCIMLET_TABLE / SCIMLET_DYNAMODB_ENDPOINT are read only with it.
+    #[arg(long)]
+    dynamodb: bool,
+    /// With --dynamodb: the endpoint (e.g. DynamoDB Local; default: SCIMLET_DYNAMODB_ENDPOINT,
+    /// else AWS).
+    #[arg(long, requires = "dynamodb")]
     dynamodb_endpoint: Option<String>,
-    /// DynamoDB table (implies DynamoDB mode).
-    #[arg(long)]
+    /// With --dynamodb: the table (default: SCIMLET_TABLE, else "scimlet").
+    #[arg(long, requires = "dynamodb")]
     table: Option<String>,
-    /// AWS region for DynamoDB mode.
-    #[arg(long)]
+    /// With --dynamodb: the AWS region.
+    #[arg(long, requires = "dynamodb")]
     region: Option<String>,
-    /// In DynamoDB mode, create the table first if it does not exist.
-    #[arg(long)]
+    /// With --dynamodb: create the table first if it does not exist.
+    #[arg(long, requires = "dynamodb")]
     create_table: bool,
     /// On the embedded store: the tenant created at start.
     #[arg(long, default_value = "default")]
@@ -195,6 +254,9 @@ enum TokenCommand {
         /// Issue a token that never expires.
         #[arg(long)]
         no_expiry: bool,
+        /// The SCIM base URL to show next to the token (a SAM stack's ScimBaseUrl output).
+        #[arg(long, env = "SCIMLET_PUBLIC_URL")]
+        url: Option<String>,
         #[command(flatten)]
         dynamo: DynamoArgs,
     },
@@ -261,17 +323,23 @@ async fn serve(args: ServeArgs) -> CliResult {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}{}", config.base_path));
-    let dynamo_mode = args.dynamodb_endpoint.is_some() || args.table.is_some();
-    let app = if dynamo_mode {
+    let app = if args.dynamodb {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let dynamo = DynamoArgs {
-            table: args.table.unwrap_or_else(|| "scimlet".into()),
-            dynamodb_endpoint: args.dynamodb_endpoint,
+            table: args
+                .table
+                .or_else(|| env("SCIMLET_TABLE"))
+                .unwrap_or_else(|| "scimlet".into()),
+            dynamodb_endpoint: args
+                .dynamodb_endpoint
+                .or_else(|| env("SCIMLET_DYNAMODB_ENDPOINT")),
             region: args.region,
         };
-        let store = dynamo.store().await;
         if args.create_table {
+            let store = dynamo.connect().await;
             create_table(store.client(), store.table()).await?;
         }
+        let store = dynamo.store().await?;
         println!(
             "scimlet is serving SCIM 2.0 from DynamoDB table '{}'.",
             store.table()
@@ -318,7 +386,7 @@ async fn restore(tenant: &str, resource_type: &str, id: &str, dynamo: DynamoArgs
     } else {
         ResourceKind::User
     };
-    let store = dynamo.store().await;
+    let store = dynamo.store().await?;
     let restored = admin::restore(
         &store,
         &store,
@@ -340,7 +408,7 @@ async fn restore(tenant: &str, resource_type: &str, id: &str, dynamo: DynamoArgs
 async fn table(command: TableCommand) -> CliResult {
     match command {
         TableCommand::Create(dynamo) => {
-            let store = dynamo.store().await;
+            let store = dynamo.connect().await;
             match create_table(store.client(), store.table()).await? {
                 TableCreation::Created => println!("created table '{}'", store.table()),
                 TableCreation::AlreadyExisted => {
@@ -359,7 +427,7 @@ async fn tenant(command: TenantCommand) -> CliResult {
             settings,
             dynamo,
         } => {
-            let store = dynamo.store().await;
+            let store = dynamo.store().await?;
             let mut chosen = TenantSettings::default();
             settings.apply(&mut chosen);
             let t = admin::create_tenant_with(&store, &tenant_id(&name)?, chosen).await?;
@@ -370,13 +438,13 @@ async fn tenant(command: TenantCommand) -> CliResult {
             settings,
             dynamo,
         } => {
-            let store = dynamo.store().await;
+            let store = dynamo.store().await?;
             let t =
                 admin::update_settings(&store, &tenant_id(&name)?, |s| settings.apply(s)).await?;
             println!("tenant '{}': {}", t.id, describe(&t.settings));
         }
         TenantCommand::List(dynamo) => {
-            let store = dynamo.store().await;
+            let store = dynamo.store().await?;
             for t in Directory::list_tenants(&store).await? {
                 println!("{}\tcreated {}\t{}", t.id, t.created, describe(&t.settings));
             }
@@ -389,7 +457,7 @@ async fn tenant(command: TenantCommand) -> CliResult {
                         .into(),
                 );
             }
-            let store = dynamo.store().await;
+            let store = dynamo.store().await?;
             let id = tenant_id(&name)?;
             admin::delete_tenant(&store, &store as &dyn ResourceStore, &id).await?;
             println!("deleted tenant '{id}'");
@@ -405,19 +473,29 @@ async fn token(command: TokenCommand) -> CliResult {
             label,
             expires_in_days,
             no_expiry,
+            url,
             dynamo,
         } => {
-            let store = dynamo.store().await;
+            let store = dynamo.store().await?;
             let days = (!no_expiry).then_some(expires_in_days);
             let issued = admin::issue(&store, &tenant_id(&tenant)?, label, days).await?;
+            // The token alone goes to standard output, for scripts; the rest to standard error.
             eprintln!(
-                "token '{}' issued for tenant '{tenant}'; it is shown once, store it now:",
+                "token '{}' issued for tenant '{tenant}'; it is shown once, store it now.",
                 issued.record.id
             );
+            match url.filter(|u| !u.is_empty()) {
+                Some(url) => eprintln!("  SCIM base URL: {}", url.trim_end_matches('/')),
+                None => eprintln!(
+                    "  SCIM base URL: not known here (pass --url or set SCIMLET_PUBLIC_URL; \
+                     a SAM stack's is its ScimBaseUrl output)"
+                ),
+            }
+            eprintln!("  Token:");
             println!("{}", issued.token);
         }
         TokenCommand::List { tenant, dynamo } => {
-            let store = dynamo.store().await;
+            let store = dynamo.store().await?;
             for t in admin::list_tokens(&store, &tenant_id(&tenant)?).await? {
                 let expires = t.expires_at.map_or_else(|| "never".to_owned(), format_unix);
                 println!(
@@ -434,7 +512,7 @@ async fn token(command: TokenCommand) -> CliResult {
             token_id,
             dynamo,
         } => {
-            let store = dynamo.store().await;
+            let store = dynamo.store().await?;
             admin::revoke(&store, &tenant_id(&tenant)?, &token_id).await?;
             println!("revoked token '{token_id}'");
         }

@@ -128,6 +128,53 @@ async fn serve_on_the_embedded_store_prints_a_working_token() {
 }
 
 #[tokio::test]
+async fn serve_uses_dynamodb_only_when_asked_by_its_flag() {
+    let mut command = Command::new(BIN);
+    command
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        // Exported variables alone must not turn a local experiment into table writes.
+        .env("SCIMLET_TABLE", "some-real-table")
+        .env("SCIMLET_DYNAMODB_ENDPOINT", "http://127.0.0.1:9")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let mut child = command.spawn().expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("banner")
+        .expect("read")
+        .unwrap_or_default();
+    assert!(first.contains("embedded in-memory store"), "{first}");
+    let _ = child.start_kill();
+    // And the DynamoDB options without the flag are refused.
+    let (ok, _, err) = run(&["serve", "--table", "x"]).await;
+    assert!(!ok && err.contains("--dynamodb"), "{err}");
+}
+
+#[tokio::test]
+async fn denied_credentials_are_explained() {
+    let table = "scimlet-test";
+    crate::helpers::ensure_table(table).await;
+    let endpoint = dynamodb_endpoint();
+    let out = Command::new(BIN)
+        .args(["tenant", "list", "--table", table, "--dynamodb-endpoint"])
+        .arg(&endpoint)
+        .env("AWS_ACCESS_KEY_ID", Principal::Nobody.access_key(table))
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .output()
+        .await
+        .expect("run scimlet");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(&format!("access to DynamoDB table '{table}'"))
+            && err.contains("OperatorPolicy"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
 async fn table_tenant_and_token_commands_work_on_dynamodb() {
     let endpoint = dynamodb_endpoint();
     let table = format!("cli-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
@@ -147,6 +194,16 @@ async fn table_tenant_and_token_commands_work_on_dynamodb() {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         run(&refs).await
     };
+
+    // Before the table exists, a command says what to do instead of a backend error.
+    let (ok, _, err) = call(with(&["tenant", "list"])).await;
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains(&format!("DynamoDB table '{table}' does not exist"))
+            && err.contains("SCIMLET_TABLE")
+            && err.contains("scimlet table create"),
+        "{err}"
+    );
 
     let (ok, out, err) = call(with(&["table", "create"])).await;
     assert!(ok, "{err}");
@@ -183,12 +240,27 @@ async fn table_tenant_and_token_commands_work_on_dynamodb() {
     let (ok, _, err) = call(bad).await;
     assert!(!ok && err.contains("tenant id"), "{err}");
 
-    let mut issue = with(&["token", "issue", "--label", "okta-test"]);
+    let mut issue = with(&[
+        "token",
+        "issue",
+        "--label",
+        "okta-test",
+        "--url",
+        "https://scim.example.com/scim/v2/",
+    ]);
     issue.insert(2, tenant.clone());
     let (ok, out, err) = call(issue).await;
     assert!(ok, "{err}");
+    // Standard output is the token alone (for scripts); the URL is shown beside it.
     let token = out.trim().to_owned();
-    assert!(token.starts_with("scimlet_"), "{out}");
+    assert!(
+        token.starts_with("scimlet_") && !token.contains('\n'),
+        "{out}"
+    );
+    assert!(
+        err.contains("SCIM base URL: https://scim.example.com/scim/v2\n"),
+        "{err}"
+    );
     let token_id = token.split('_').nth(1).unwrap().to_owned();
     let mut list = with(&["token", "list"]);
     list.insert(2, tenant.clone());
@@ -200,7 +272,9 @@ async fn table_tenant_and_token_commands_work_on_dynamodb() {
     assert!(!out.contains(&token), "token list must not print secrets");
 
     // The same server code on DynamoDB accepts the issued token.
-    let served = serve(&common).await;
+    let mut on_dynamodb = vec!["--dynamodb"];
+    on_dynamodb.extend(common);
+    let served = serve(&on_dynamodb).await;
     let base = served.value_of("Base URL:");
     let client = reqwest::Client::new();
     let created = client

@@ -211,6 +211,20 @@ impl DynamoStore {
         &self.table
     }
 
+    /// The region the client sends requests to, if one is configured.
+    pub fn region(&self) -> Option<String> {
+        self.client.config().region().map(ToString::to_string)
+    }
+
+    /// Checks that the table can be reached with the configured credentials and region: one
+    /// strongly consistent `GetItem` of a key no item has (an action every principal of the
+    /// template holds). A missing table, a denied action and missing or rejected credentials
+    /// come back as [`StoreError::Setup`].
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        let key = HashMap::from([("PK".into(), s("PROBE")), ("SK".into(), s("PROBE"))]);
+        self.get_item(key).await.map(|_| ())
+    }
+
     fn put(&self, item: Item, cond: Cond) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.table)
