@@ -9,11 +9,15 @@
 //! on a blocking thread. An unknown id is rejected right after the lookup without hashing:
 //! ids are random and not secret, so there is no oracle to protect, and floods of garbage
 //! tokens cannot make the server burn CPU and memory. Failures per token id are counted and
-//! slowed down. A verified token is cached by the SHA-256 of the whole token for a short TTL,
-//! so a warm Lambda pays the hash once per TTL; revocation is honoured within that TTL.
+//! slowed down. A verified token is cached by the SHA-256 of the whole token for a short TTL;
+//! revocation is honoured within that TTL. When the TTL has passed, the token's record is read
+//! again (one `GetItem`, plus the tenant's for its settings) and, if its stored hash, tenant and
+//! expiry are unchanged, the entry is renewed without running argon2 again: a warm Lambda pays
+//! the hash once per token, not once per TTL.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -165,8 +169,20 @@ pub struct Principal {
 #[derive(Debug, Clone)]
 struct CacheEntry {
     principal: Principal,
+    /// The stored hash the secret was verified against.
+    hash: String,
     expires_at: Option<i64>,
     cached_at: Instant,
+}
+
+/// What the cache knows of a token.
+enum Cached {
+    /// Verified within the TTL.
+    Fresh(Principal),
+    /// Verified before, against this hash; to be re-checked with a read.
+    Stale { hash: String },
+    /// Never verified (or evicted).
+    Unknown,
 }
 
 /// Verifies bearer tokens against the directory, with a warm cache.
@@ -176,6 +192,7 @@ pub struct Authenticator {
     ttl: Duration,
     cache: Arc<Mutex<HashMap<[u8; 32], CacheEntry>>>,
     failures: Arc<Mutex<HashMap<String, (u32, Instant)>>>,
+    verifications: Arc<AtomicU64>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -202,6 +219,7 @@ impl Authenticator {
             ttl,
             cache: Arc::default(),
             failures: Arc::default(),
+            verifications: Arc::default(),
         }
     }
 
@@ -215,9 +233,11 @@ impl Authenticator {
             .ok_or_else(|| unauthorized("the Authorization header must use the Bearer scheme"))?;
         let parsed = parse_token(token).ok_or_else(|| unauthorized("malformed bearer token"))?;
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some(principal) = self.cached(&digest) {
-            return Ok(principal);
-        }
+        let verified_hash = match self.cached(&digest) {
+            Cached::Fresh(principal) => return Ok(principal),
+            Cached::Stale { hash } => Some(hash),
+            Cached::Unknown => None,
+        };
         let record = self
             .directory
             .get_token(parsed.id)
@@ -227,15 +247,10 @@ impl Authenticator {
         if record.expires_at.is_some_and(|exp| exp <= now_unix()) {
             return Err(unauthorized("the bearer token has expired"));
         }
-        self.delay_after_failures(parsed.id).await;
-        let secret = parsed.secret.to_owned();
-        let phc = record.hash.clone();
-        let ok = tokio::task::spawn_blocking(move || verify_secret(&secret, &phc))
-            .await
-            .map_err(ScimError::internal)?;
-        if !ok {
-            self.record_failure(parsed.id);
-            return Err(unauthorized("unknown or revoked bearer token"));
+        // The secret was verified against this very hash before: the record is unchanged, so
+        // the verification still holds (the cache key is the whole token's digest).
+        if verified_hash.as_deref() != Some(record.hash.as_str()) {
+            self.verify(&parsed, &record).await?;
         }
         // The tenant's settings ride along in the cache; a deleted tenant has no tokens, but
         // a record read in between must not authenticate.
@@ -250,24 +265,55 @@ impl Authenticator {
             token_id: record.id.clone(),
             settings: tenant.settings,
         };
-        self.remember(digest, &principal, record.expires_at);
+        self.remember(digest, &principal, record.hash, record.expires_at);
         Ok(principal)
     }
 
-    fn cached(&self, digest: &[u8; 32]) -> Option<Principal> {
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = cache.get(digest)?;
-        let fresh = entry.cached_at.elapsed() < self.ttl
-            && entry.expires_at.is_none_or(|exp| exp > now_unix());
-        if fresh {
-            Some(entry.principal.clone())
+    /// Runs argon2id on the blocking pool (after the failure delay of this token id).
+    async fn verify(
+        &self,
+        parsed: &ParsedToken<'_>,
+        record: &TokenRecord,
+    ) -> Result<(), ScimError> {
+        self.delay_after_failures(parsed.id).await;
+        let secret = parsed.secret.to_owned();
+        let phc = record.hash.clone();
+        self.verifications.fetch_add(1, Ordering::Relaxed);
+        let ok = tokio::task::spawn_blocking(move || verify_secret(&secret, &phc))
+            .await
+            .map_err(ScimError::internal)?;
+        if ok {
+            Ok(())
         } else {
-            cache.remove(digest);
-            None
+            self.record_failure(parsed.id);
+            Err(unauthorized("unknown or revoked bearer token"))
         }
     }
 
-    fn remember(&self, digest: [u8; 32], principal: &Principal, expires_at: Option<i64>) {
+    fn cached(&self, digest: &[u8; 32]) -> Cached {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(entry) = cache.get(digest) else {
+            return Cached::Unknown;
+        };
+        if entry.expires_at.is_some_and(|exp| exp <= now_unix()) {
+            cache.remove(digest);
+            Cached::Unknown
+        } else if entry.cached_at.elapsed() < self.ttl {
+            Cached::Fresh(entry.principal.clone())
+        } else {
+            Cached::Stale {
+                hash: entry.hash.clone(),
+            }
+        }
+    }
+
+    fn remember(
+        &self,
+        digest: [u8; 32],
+        principal: &Principal,
+        hash: String,
+        expires_at: Option<i64>,
+    ) {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= MAX_ENTRIES {
             cache.clear();
@@ -276,6 +322,7 @@ impl Authenticator {
             digest,
             CacheEntry {
                 principal: principal.clone(),
+                hash,
                 expires_at,
                 cached_at: Instant::now(),
             },
@@ -310,6 +357,11 @@ impl Authenticator {
             *entry = (0, Instant::now());
         }
         entry.0 += 1;
+    }
+
+    /// How many argon2id verifications this authenticator has run (for tests and diagnostics).
+    pub fn argon2_verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     /// How many recent failures are recorded for a token id (for tests and diagnostics).
@@ -427,6 +479,28 @@ mod tests {
             .await
             .unwrap();
         assert!(auth.authenticate(Some(&header)).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_stale_cache_entry_is_renewed_by_a_read_without_argon2() {
+        let (store, _, issued) = setup().await;
+        let auth = Authenticator::new(Arc::new(store.clone()), Duration::ZERO);
+        let header = format!("Bearer {}", issued.token);
+        for _ in 0..3 {
+            auth.authenticate(Some(&header)).await.unwrap();
+        }
+        assert_eq!(auth.argon2_verifications(), 1);
+        // A wrong secret for the same id is never served from the entry.
+        let wrong = format!("Bearer scimlet_{}_{}", issued.record.id, "Z".repeat(43));
+        assert!(auth.authenticate(Some(&wrong)).await.is_err());
+        assert_eq!(auth.argon2_verifications(), 2);
+        // A revoked token fails at the re-check.
+        store
+            .delete_token(&issued.record.tenant, &issued.record.id)
+            .await
+            .unwrap();
+        assert!(auth.authenticate(Some(&header)).await.is_err());
+        assert_eq!(auth.argon2_verifications(), 2);
     }
 
     #[tokio::test]
