@@ -14,6 +14,7 @@
 //! - [`schema`]: resource types and attribute definitions; input normalisation and output.
 //! - [`filter`]: the filter grammar (winnow), its AST and evaluation.
 //! - [`store`]: the store traits, the key layout, the in-memory and DynamoDB stores.
+//! - [`logging`]: the log filter of the binaries (request-handling crates capped at `info`).
 //! - [`request_log`]: the request log line (text, or CloudWatch embedded metric format).
 //! - [`config`]: configuration from the environment, validated once.
 //! - [`error`]: `ScimError`, every failure with its status and `scimType`.
@@ -29,6 +30,7 @@ pub mod config;
 pub mod error;
 pub mod filter;
 pub mod http;
+pub mod logging;
 pub mod ops;
 pub mod patch;
 pub mod request_log;

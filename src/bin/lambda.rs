@@ -6,25 +6,31 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use lambda_http::{Request, service_fn};
-use scimlet::store::dynamo::{DynamoStore, connect};
+use scimlet::store::dynamo::{DynamoStore, connect_lambda};
 use scimlet::{App, Config};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
-#[tokio::main]
+// One event at a time per container: a single-threaded runtime (argon2id still runs on the
+// blocking pool) starts faster than a worker per core.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    tracing_subscriber::fmt()
+    let spec = std::env::var("RUST_LOG").ok();
+    let layer = tracing_subscriber::fmt::layer()
         .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
         .with_current_span(false)
-        .with_ansi(false)
+        .with_ansi(false);
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::Layer::with_filter(
+            layer,
+            scimlet::logging::filter(spec.as_deref(), "info"),
+        ))
         .init();
     let config = Config::from_env()?;
     let table =
         std::env::var("SCIMLET_TABLE").map_err(|_| "SCIMLET_TABLE must name the DynamoDB table")?;
     let endpoint = std::env::var("SCIMLET_DYNAMODB_ENDPOINT").ok();
-    let store = DynamoStore::new(connect(endpoint.as_deref(), None).await, table);
+    let store = DynamoStore::new(connect_lambda(endpoint.as_deref())?, table);
     let app = App::new(config, Arc::new(store.clone()), Arc::new(store));
     let app = &app;
     lambda_http::run(service_fn(move |request: Request| async move {

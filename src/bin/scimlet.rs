@@ -15,6 +15,8 @@ use scimlet::store::{
     Directory, ResourceStore, SetupProblem, StoreError, TenantId, TenantSettings,
 };
 use scimlet::{App, Config};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 #[derive(Parser)]
 #[command(
@@ -286,12 +288,15 @@ fn tenant_id(raw: &str) -> Result<TenantId, Box<dyn std::error::Error>> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
+    let spec = std::env::var("SCIMLET_LOG").ok();
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SCIMLET_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,scimlet=info")),
-        )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::Layer::with_filter(
+            layer,
+            scimlet::logging::filter(spec.as_deref(), "warn,scimlet=info"),
+        ))
         .init();
     let cli = Cli::parse();
     let result = match cli.command {

@@ -563,11 +563,21 @@ impl DynamoStore {
     }
 }
 
+/// The HTTPS client of every DynamoDB client: hyper 1 with rustls on ring (TLS roots from the
+/// system, loaded when the first connection is made).
+fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
 /// Builds a DynamoDB client from the standard AWS configuration chain. With an explicit
 /// `endpoint` (DynamoDB Local) and no `AWS_ACCESS_KEY_ID` in the environment, static dummy
 /// credentials are used, so the chain never reaches for instance metadata.
 pub async fn connect(endpoint: Option<&str>, region: Option<&str>) -> Client {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    let mut loader =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client());
     if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region.to_owned()));
     }
@@ -589,6 +599,27 @@ pub async fn connect(endpoint: Option<&str>, region: Option<&str>) -> Client {
     Client::new(&loader.load().await)
 }
 
+/// The Lambda function's client, from the environment Lambda gives every function: the
+/// region (`AWS_REGION`) and the execution role's credentials (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), plus `endpoint` if one is configured. It
+/// does not run the default credential chain (profiles, SSO, IMDS, ...): nothing in Lambda
+/// needs it, and leaving it out keeps it off the cold start and out of the binary.
+pub fn connect_lambda(endpoint: Option<&str>) -> Result<Client, StoreError> {
+    let region = std::env::var("AWS_REGION")
+        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+        .map_err(|_| StoreError::backend("AWS_REGION is not set (Lambda always sets it)"))?;
+    let mut builder = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodb::config::Region::new(region))
+        .credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        )
+        .http_client(https_client());
+    builder.set_endpoint_url(endpoint.map(str::to_owned));
+    let config = builder.build();
+    Ok(Client::from_conf(config))
+}
+
 /// A client for a local endpoint (DynamoDB Local, or the test run's IAM proxy in front of it)
 /// with static credentials. Behind the proxy, `access_key_id` names the principal and the
 /// table it acts on (`function.<table>`, `operator.<table>`, `admin.<table>`; see
@@ -602,6 +633,7 @@ pub async fn connect_local(endpoint: &str, access_key_id: &str) -> Client {
         "scimlet-local",
     );
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
         .endpoint_url(endpoint)
         .region(aws_config::Region::from_static("us-east-1"))
         .credentials_provider(credentials)
