@@ -7,15 +7,10 @@ use tracing::{Level, Metadata};
 use tracing_subscriber::filter::{FilterExt, FilterFn, Targets, filter_fn};
 use tracing_subscriber::layer::Filter;
 
-/// Crates whose debug and trace events may show raw requests or responses.
-const CAPPED: &[&str] = &[
-    "lambda_runtime",
-    "lambda_http",
-    "aws_smithy",
-    "aws_sdk",
-    "hyper",
-    "h2",
-];
+/// Target prefixes of the crates whose debug and trace events may show raw requests or
+/// responses: the Lambda runtime and its HTTP adapter, the AWS SDK and its smithy runtime,
+/// hyper and h2.
+const CAPPED: &[&str] = &["lambda_", "aws_", "hyper", "h2"];
 
 /// The filter for a specification (`None`, or one that does not parse: `default`).
 pub fn filter<S>(spec: Option<&str>, default: &str) -> impl Filter<S> + use<S>
