@@ -1,14 +1,13 @@
 //! Tenant and token administration, shared by the `scimlet` CLI, `scimlet serve` and the tests.
 
 use crate::auth::{IssuedToken, issue_token};
+use crate::domain::ResourceKind;
+use crate::domain::{Resource, Tenant, TenantId, TenantSettings, TokenRecord};
 use crate::error::ScimError;
 use crate::ops::now_rfc3339;
-use crate::schema::ResourceKind;
 use crate::schema::input::unique_values;
 use crate::schema::registry::Registry;
-use crate::store::{
-    Directory, Resource, ResourceStore, StoreError, Tenant, TenantId, TenantSettings, TokenRecord,
-};
+use crate::store::{Directory, ResourceStore, StoreError};
 
 /// Why an administrative command failed.
 #[derive(Debug, thiserror::Error)]
@@ -114,7 +113,9 @@ pub async fn restore(
         .await?
         .ok_or_else(|| AdminError::NotDeleted(kind.name(), id.to_owned()))?;
     let rt = registry.resource_type(kind);
-    let unique = unique_values(rt, &deleted.attributes, |d| settings.enforces(rt, d))?;
+    let unique = unique_values(rt, &deleted.attributes, |d| {
+        settings.enforces(rt.kind, d.name)
+    })?;
     let restored = Resource {
         version: deleted.version + 1,
         last_modified: now_rfc3339(),

@@ -14,14 +14,16 @@ use http::{HeaderMap, Method, Request, Response};
 
 use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::domain::TenantId;
 use crate::error::ScimError;
 use crate::http::query::QueryParams;
 use crate::http::response::{error_response, reply_response};
 use crate::http::route::{Route, strip_base};
 use crate::http::{base_url, check_content_type};
+use crate::ops::request::{SearchRequest, Shape};
 use crate::ops::{self, Ctx, Preconditions, Reply};
 use crate::request_log::{self, RequestRecord};
-use crate::store::{Directory, ResourceStore, TenantId};
+use crate::store::{Directory, ResourceStore};
 
 /// The SCIM service: configuration, stores and the authenticator. Cheap to clone.
 #[derive(Clone)]
@@ -151,13 +153,13 @@ impl App {
             store: self.inner.store.as_ref(),
             config,
             base_url: &base,
-            query: &query,
+            shape: Shape::from_query(|name| query.get(name)),
             preconditions: Preconditions {
                 if_match: header(headers, IF_MATCH.as_str()).map(str::to_owned),
                 if_none_match: header(headers, IF_NONE_MATCH.as_str()).map(str::to_owned),
             },
         };
-        dispatch(&ctx, route, body).await
+        dispatch(&ctx, route, &query, body).await
     }
 }
 
@@ -165,19 +167,25 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-async fn dispatch(ctx: &Ctx<'_>, route: Route, body: &[u8]) -> Result<Reply, ScimError> {
+async fn dispatch(
+    ctx: &Ctx<'_>,
+    route: Route,
+    query: &QueryParams,
+    body: &[u8],
+) -> Result<Reply, ScimError> {
     use ops::resources;
+    let filtered = query.get("filter").is_some();
     match route {
         Route::List(kind) => {
-            let req = ops::list::SearchRequest::from_query(ctx.query)?;
+            let req = SearchRequest::from_query(|name| query.get(name))?;
             ops::list::list(ctx, kind, &req).await
         }
         Route::Search(Some(kind)) => {
-            let req = ops::list::SearchRequest::from_body(body)?;
+            let req = SearchRequest::from_body(body)?;
             ops::list::list(ctx, kind, &req).await
         }
         Route::Search(None) => {
-            let req = ops::list::SearchRequest::from_body(body)?;
+            let req = SearchRequest::from_body(body)?;
             ops::list::search_all(ctx, &req).await
         }
         Route::Create(kind) => resources::create(ctx, kind, body).await,
@@ -185,9 +193,11 @@ async fn dispatch(ctx: &Ctx<'_>, route: Route, body: &[u8]) -> Result<Reply, Sci
         Route::Replace(kind, id) => resources::replace(ctx, kind, &id, body).await,
         Route::Patch(kind, id) => resources::patch(ctx, kind, &id, body).await,
         Route::Delete(kind, id) => resources::delete(ctx, kind, &id).await,
-        Route::ServiceProviderConfig => ops::discovery::service_provider(ctx),
-        Route::ResourceTypes(name) => ops::discovery::resource_type_docs(ctx, name.as_deref()),
-        Route::Schemas(urn) => ops::discovery::schema_docs(ctx, urn.as_deref()),
+        Route::ServiceProviderConfig => ops::discovery::service_provider(ctx, filtered),
+        Route::ResourceTypes(name) => {
+            ops::discovery::resource_type_docs(ctx, filtered, name.as_deref())
+        }
+        Route::Schemas(urn) => ops::discovery::schema_docs(ctx, filtered, urn.as_deref()),
         Route::Me => Err(ScimError::NotImplemented(
             "/Me is not supported: tokens authenticate identity providers, not users".into(),
         )),

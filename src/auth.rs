@@ -28,8 +28,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
+use crate::domain::{TenantId, TenantSettings, TokenRecord};
 use crate::error::ScimError;
-use crate::store::{Directory, StoreError, TenantId, TenantSettings, TokenRecord};
+use crate::store::{Directory, StoreError};
 
 /// The fixed first part of every token.
 pub const TOKEN_PREFIX: &str = "scimlet";
@@ -388,8 +389,9 @@ fn store_to_scim(err: StoreError) -> ScimError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Tenant;
+    use crate::store::Directory;
     use crate::store::memory::MemoryStore;
-    use crate::store::{Directory, Tenant};
 
     #[test]
     fn parses_only_well_formed_tokens() {

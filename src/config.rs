@@ -234,7 +234,7 @@ mod tests {
         let doc = r#"{"extensions": [{"resourceType": "Group", "schema": {
             "id": "urn:example:ext:1.0:Group", "attributes": [{"name": "costCode", "type": "string"}]}}]}"#;
         let c = from(&[("SCIMLET_SCHEMA_EXTENSIONS", doc)]).unwrap();
-        let group = c.registry.resource_type(crate::schema::ResourceKind::Group);
+        let group = c.registry.resource_type(crate::domain::ResourceKind::Group);
         assert!(group.extension("urn:example:ext:1.0:Group").is_some());
         assert!(from(&[("SCIMLET_SCHEMA_EXTENSIONS", "{")]).is_err());
         assert!(

@@ -9,6 +9,7 @@
 //!   doors: the local hyper server ([`http::serve`]) and the Lambda adapter ([`http::lambda`]).
 //! - [`clock`]: RFC 3339 timestamps.
 //! - [`auth`]: bearer token format, argon2id hashing and verification, the warm cache.
+//! - [`domain`]: the types every layer shares (tenants, resources, links, unique values).
 //! - [`ops`]: the SCIM operations (users, listing) over a tenant-scoped store.
 //! - [`patch`]: the PATCH engine (RFC 7644 §3.5.2) and IdP dialects.
 //! - [`schema`]: resource types and attribute definitions; input normalisation and output.
@@ -27,6 +28,7 @@ pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod domain;
 pub mod error;
 pub mod filter;
 pub mod http;

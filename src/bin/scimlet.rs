@@ -8,12 +8,11 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use scimlet::admin;
-use scimlet::schema::ResourceKind;
+use scimlet::domain::ResourceKind;
+use scimlet::domain::{TenantId, TenantSettings};
 use scimlet::store::dynamo::{DynamoStore, TableCreation, connect, create_table};
 use scimlet::store::memory::MemoryStore;
-use scimlet::store::{
-    Directory, ResourceStore, SetupProblem, StoreError, TenantId, TenantSettings,
-};
+use scimlet::store::{Directory, ResourceStore, SetupProblem, StoreError};
 use scimlet::{App, Config};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;

@@ -6,8 +6,8 @@
 
 use http::Method;
 
+use crate::domain::ResourceKind;
 use crate::error::ScimError;
-use crate::schema::ResourceKind;
 
 /// Every SCIM endpoint and method this server distinguishes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,10 +14,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
+use super::request::Shape;
 use super::{Ctx, Preconditions, Reply, parse_json, resources};
+use crate::domain::ResourceKind;
 use crate::error::ScimError;
-use crate::http::query::QueryParams;
-use crate::http::route::Route;
 use crate::schema::message::{check_schemas, member};
 
 /// URN of the BulkRequest message.
@@ -351,30 +351,31 @@ impl Run<'_, '_> {
             }
             None => Vec::new(),
         };
-        let query = QueryParams::default();
         let ctx = Ctx {
             tenant: self.ctx.tenant,
             settings: self.ctx.settings,
             store: self.ctx.store,
             config: self.ctx.config,
             base_url: self.ctx.base_url,
-            query: &query,
+            shape: Shape::default(),
             preconditions: Preconditions {
                 if_match: op.version.clone(),
                 if_none_match: None,
             },
         };
-        let reply = match Route::parse(&op.method, &path)? {
-            Route::Create(kind) => resources::create(&ctx, kind, &body).await?,
-            Route::Replace(kind, id) => resources::replace(&ctx, kind, &id, &body).await?,
-            Route::Patch(kind, id) => resources::patch(&ctx, kind, &id, &body).await?,
-            Route::Delete(kind, id) => resources::delete(&ctx, kind, &id).await?,
-            _ => {
-                return Err(invalid(format!(
-                    "'{} {}' is not a resource operation",
-                    op.method, op.path
-                )));
-            }
+        let not_an_operation = || {
+            invalid(format!(
+                "'{} {}' is not a resource operation",
+                op.method, op.path
+            ))
+        };
+        let (kind, id) = resource_path(&path).ok_or_else(not_an_operation)?;
+        let reply = match (op.method.as_str(), id) {
+            ("POST", None) => resources::create(&ctx, kind, &body).await?,
+            ("PUT", Some(id)) => resources::replace(&ctx, kind, id, &body).await?,
+            ("PATCH", Some(id)) => resources::patch(&ctx, kind, id, &body).await?,
+            ("DELETE", Some(id)) => resources::delete(&ctx, kind, id).await?,
+            _ => return Err(not_an_operation()),
         };
         let id = reply
             .body
@@ -418,4 +419,12 @@ fn render(op: &Operation, outcome: &Outcome) -> Value {
         out.insert("response".into(), error.clone());
     }
     Value::Object(out)
+}
+
+/// The resource type and id a Bulk operation's `path` names: `/Users`, `/Groups/{id}`.
+fn resource_path(path: &str) -> Option<(ResourceKind, Option<&str>)> {
+    let mut segments = path.strip_prefix('/').unwrap_or(path).split('/');
+    let kind = ResourceKind::from_endpoint(segments.next()?)?;
+    let id = segments.next().filter(|id| !id.is_empty());
+    segments.next().is_none().then_some((kind, id))
 }

@@ -14,8 +14,8 @@ use crate::schema::discovery::{
 
 /// RFC 7644 §4: a filter on a discovery endpoint SHOULD be refused with 403, so that a
 /// client cannot believe its conditions were applied.
-fn refuse_filter(ctx: &Ctx<'_>) -> Result<(), ScimError> {
-    if ctx.query.get("filter").is_some() {
+fn refuse_filter(filtered: bool) -> Result<(), ScimError> {
+    if filtered {
         return Err(ScimError::Forbidden(
             "discovery endpoints do not support filtering".into(),
         ));
@@ -34,14 +34,18 @@ fn list_response(resources: Vec<Value>) -> Reply {
 }
 
 /// `GET /ServiceProviderConfig`
-pub fn service_provider(ctx: &Ctx<'_>) -> Result<Reply, ScimError> {
-    refuse_filter(ctx)?;
+pub fn service_provider(ctx: &Ctx<'_>, filtered: bool) -> Result<Reply, ScimError> {
+    refuse_filter(filtered)?;
     Ok(Reply::ok(service_provider_config(ctx.config, ctx.base_url)))
 }
 
 /// `GET /ResourceTypes` and `GET /ResourceTypes/{name}`
-pub fn resource_type_docs(ctx: &Ctx<'_>, name: Option<&str>) -> Result<Reply, ScimError> {
-    refuse_filter(ctx)?;
+pub fn resource_type_docs(
+    ctx: &Ctx<'_>,
+    filtered: bool,
+    name: Option<&str>,
+) -> Result<Reply, ScimError> {
+    refuse_filter(filtered)?;
     match name {
         None => Ok(list_response(resource_types(
             ctx.config.registry,
@@ -62,8 +66,8 @@ fn tenant_schema_doc(ctx: &Ctx<'_>, schema: &SchemaDef) -> Value {
 }
 
 /// `GET /Schemas` and `GET /Schemas/{urn}`
-pub fn schema_docs(ctx: &Ctx<'_>, urn: Option<&str>) -> Result<Reply, ScimError> {
-    refuse_filter(ctx)?;
+pub fn schema_docs(ctx: &Ctx<'_>, filtered: bool, urn: Option<&str>) -> Result<Reply, ScimError> {
+    refuse_filter(filtered)?;
     match urn {
         None => Ok(list_response(
             ctx.config

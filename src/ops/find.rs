@@ -12,15 +12,16 @@
 
 use serde_json::Value;
 
-use super::list::ListParams;
-use super::resources::{link_attribute, shown_links};
+use super::groups::{link_attribute, shown_links};
+use super::request::ListParams;
 use super::{Ctx, store_error};
+use crate::domain::Resource;
+use crate::domain::ResourceKind;
+use crate::domain::UniqueValue;
 use crate::error::ScimError;
 use crate::filter::{self, CompValue, CompareOp, Filter};
-use crate::schema::input::UniqueValue;
 use crate::schema::output::{render, render_linked};
-use crate::schema::{ResourceKind, ResourceTypeDef, fold_case};
-use crate::store::Resource;
+use crate::schema::{ResourceTypeDef, fold_case};
 
 /// Resources read per store call while scanning.
 const SCAN_PAGE: usize = 200;
@@ -213,7 +214,7 @@ mod cursor {
     use sha2::{Digest, Sha256};
 
     use super::super::Ctx;
-    use super::super::list::ListParams;
+    use super::super::request::ListParams;
     use crate::error::ScimError;
     use crate::schema::ResourceTypeDef;
 

@@ -10,9 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Map, Value};
 
 use super::{Ctx, store_error};
+use crate::domain::ResourceKind;
+use crate::domain::{Link, MemberRef, Resource};
 use crate::error::ScimError;
-use crate::schema::ResourceKind;
-use crate::store::{Link, MemberRef, Resource};
+use crate::store::Linked;
 
 /// The most members one request may set or change (bounds the work of one request well
 /// inside API Gateway's 30 s and Lambda's limits).
@@ -111,6 +112,22 @@ pub fn display_of(resource: &Resource) -> Option<String> {
     match resource.kind {
         ResourceKind::Group => get("displayName"),
         ResourceKind::User => get("displayName").or_else(|| get("userName")),
+    }
+}
+
+/// The attribute that holds a resource's membership links.
+pub fn link_attribute(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::Group => "members",
+        ResourceKind::User => "groups",
+    }
+}
+
+/// The links shown on a resource: a group's members, a user's groups.
+pub fn shown_links(linked: &Linked) -> &[Link] {
+    match linked.resource.kind {
+        ResourceKind::Group => &linked.members,
+        ResourceKind::User => &linked.groups,
     }
 }
 

@@ -1,12 +1,14 @@
 //! The SCIM operations, applied to a tenant-scoped [`ResourceStore`]. Each takes the parsed
-//! pieces of a request (a [`Ctx`], the body, the query) and returns a [`Reply`] or a
-//! [`ScimError`]; HTTP concerns (routing, headers, content types) stay in [`crate::http`].
+//! pieces of a request as typed values (a [`Ctx`], the body, a [`request::SearchRequest`])
+//! and returns a [`Reply`] or a [`ScimError`]. HTTP concerns (routing, query strings,
+//! headers, content types) stay in the HTTP layer, which this module never imports.
 
 pub mod bulk;
 pub mod discovery;
 pub mod find;
 pub mod groups;
 pub mod list;
+pub mod request;
 pub mod resources;
 pub mod sort;
 
@@ -14,11 +16,12 @@ use http::StatusCode;
 use serde_json::Value;
 
 use crate::config::Config;
+use crate::domain::UniqueValue;
+use crate::domain::{TenantId, TenantSettings};
 use crate::error::ScimError;
-use crate::http::query::QueryParams;
-use crate::schema::input::{UniqueValue, UnknownAttributes, unique_values};
+use crate::schema::input::{UnknownAttributes, unique_values};
 use crate::schema::{AttributeDef, ResourceTypeDef};
-use crate::store::{ResourceStore, StoreError, TenantId, TenantSettings};
+use crate::store::{ResourceStore, StoreError};
 
 /// Everything an operation needs besides its body.
 pub struct Ctx<'a> {
@@ -32,8 +35,8 @@ pub struct Ctx<'a> {
     pub config: &'a Config,
     /// Public SCIM base URL for this request, without a trailing `/`.
     pub base_url: &'a str,
-    /// Decoded query parameters.
-    pub query: &'a QueryParams,
+    /// `attributes` / `excludedAttributes` of the request.
+    pub shape: request::Shape,
     /// Conditional request headers.
     pub preconditions: Preconditions,
 }
@@ -41,7 +44,7 @@ pub struct Ctx<'a> {
 impl Ctx<'_> {
     /// Whether this tenant enforces the uniqueness `def` declares.
     pub fn enforces(&self, rt: &ResourceTypeDef, def: &AttributeDef) -> bool {
-        self.settings.enforces(rt, def)
+        self.settings.enforces(rt.kind, def.name)
     }
 
     /// The uniqueness guards a resource must hold in this tenant.

@@ -11,16 +11,17 @@
 use http::StatusCode;
 use serde_json::{Map, Value};
 
-use super::groups::{self, Requested};
-use super::list::split_names;
+use super::groups::{self, Requested, link_attribute, shown_links};
 use super::{Ctx, Reply, now_rfc3339, parse_json, store_error};
 use crate::auth::hash_secret_blocking;
+use crate::domain::ResourceKind;
+use crate::domain::{Link, MemberRef, Resource};
 use crate::error::ScimError;
+use crate::schema::ResourceTypeDef;
 use crate::schema::input::{NormalizedBody, UnknownAttributes, check_immutable, normalize_body};
 use crate::schema::output::{etag, location, render_linked};
 use crate::schema::projection::Projection;
-use crate::schema::{ResourceKind, ResourceTypeDef};
-use crate::store::{GuardChange, Link, Linked, MemberChange, MemberRef, Resource, StoreError};
+use crate::store::{GuardChange, Linked, MemberChange, StoreError};
 
 /// How often a write that lost a version race is re-read and retried.
 const MAX_WRITE_ATTEMPTS: usize = 5;
@@ -29,33 +30,9 @@ fn not_found(kind: ResourceKind) -> ScimError {
     ScimError::NotFound(format!("no such {}", kind.name()))
 }
 
-/// The attribute that holds a resource's membership links.
-pub fn link_attribute(kind: ResourceKind) -> &'static str {
-    match kind {
-        ResourceKind::Group => "members",
-        ResourceKind::User => "groups",
-    }
-}
-
-/// The links shown on a resource: a group's members, a user's groups.
-pub fn shown_links(linked: &Linked) -> &[Link] {
-    match linked.resource.kind {
-        ResourceKind::Group => &linked.members,
-        ResourceKind::User => &linked.groups,
-    }
-}
-
-/// `attributes` / `excludedAttributes` of the query, for one resource type.
+/// `attributes` / `excludedAttributes` of the request, for one resource type.
 pub fn projection(ctx: &Ctx<'_>, rt: &ResourceTypeDef) -> Projection {
-    Projection::new(
-        rt,
-        split_names(ctx.query.get("attributes"))
-            .iter()
-            .map(String::as_str),
-        split_names(ctx.query.get("excludedAttributes"))
-            .iter()
-            .map(String::as_str),
-    )
+    ctx.shape.projection(rt)
 }
 
 /// The reply carrying a resource: body (shaped by `attributes`/`excludedAttributes`),

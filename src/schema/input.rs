@@ -14,6 +14,7 @@ use super::{
     AttrType, AttributeDef, Mutability, ResourceTypeDef, SchemaDef, Uniqueness, common_attribute,
     fold_case,
 };
+use crate::domain::UniqueValue;
 use crate::error::ScimError;
 
 /// The largest normalised value, in bytes, of an attribute used in a uniqueness key.
@@ -283,15 +284,6 @@ pub fn check_immutable(
         }
     }
     Ok(())
-}
-
-/// One value that must be unique within a tenant and resource type.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct UniqueValue {
-    /// Canonical attribute name (`userName`, `externalId`, `displayName`).
-    pub attr: &'static str,
-    /// The value as compared: lowercased unless the attribute is case-exact.
-    pub normalized: String,
 }
 
 /// The unique values of a normalised resource, in a stable order, for the `uniqueness:

@@ -15,6 +15,8 @@ pub mod registry;
 mod user;
 
 pub use group::GROUP;
+
+use crate::domain::ResourceKind;
 pub use user::{ENTERPRISE_USER, USER};
 
 /// URN of the core User schema.
@@ -26,41 +28,6 @@ pub const ENTERPRISE_USER_SCHEMA: &str =
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 /// URN of the list response message.
 pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-
-/// The kinds of resource this server stores. A closed set: no string comparisons elsewhere.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ResourceKind {
-    /// `/Users`
-    User,
-    /// `/Groups`
-    Group,
-}
-
-impl ResourceKind {
-    /// The resource type name (`meta.resourceType`).
-    pub fn name(self) -> &'static str {
-        match self {
-            ResourceKind::User => "User",
-            ResourceKind::Group => "Group",
-        }
-    }
-
-    /// The endpoint path segment (`Users`, `Groups`).
-    pub fn endpoint(self) -> &'static str {
-        match self {
-            ResourceKind::User => "Users",
-            ResourceKind::Group => "Groups",
-        }
-    }
-
-    /// The core schema URN of this resource type.
-    pub fn core_schema(self) -> &'static str {
-        match self {
-            ResourceKind::User => USER_SCHEMA,
-            ResourceKind::Group => GROUP_SCHEMA,
-        }
-    }
-}
 
 /// A SCIM attribute data type (RFC 7643 §2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,8 +4,9 @@
 
 use serde_json::{Map, Value};
 
-use super::{AttributeDef, Mutability, ResourceKind, ResourceTypeDef, Returned};
-use crate::store::{Link, Resource};
+use super::{AttributeDef, Mutability, ResourceTypeDef, Returned};
+use crate::domain::ResourceKind;
+use crate::domain::{Link, Resource};
 
 /// Formats a version number as the weak ETag used for `meta.version` and the `ETag` header.
 pub fn etag(version: u64) -> String {

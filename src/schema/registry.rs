@@ -9,9 +9,10 @@
 use serde::Deserialize;
 
 use super::{
-    AttrType, AttributeDef, ENTERPRISE_USER, GROUP, GROUP_TYPE, Mutability, ResourceKind,
-    ResourceTypeDef, Returned, SchemaDef, USER, USER_TYPE, Uniqueness,
+    AttrType, AttributeDef, ENTERPRISE_USER, GROUP, GROUP_TYPE, Mutability, ResourceTypeDef,
+    Returned, SchemaDef, USER, USER_TYPE, Uniqueness,
 };
+use crate::domain::ResourceKind;
 
 /// The resource types served, with their extensions.
 #[derive(Debug)]

@@ -15,8 +15,8 @@
 //! `dynamodb:LeadingKeys` can confine a session to one tenant. Tenant ids cannot contain `#`.
 
 use super::TenantId;
-use crate::schema::ResourceKind;
-use crate::schema::input::UniqueValue;
+use crate::domain::ResourceKind;
+use crate::domain::UniqueValue;
 
 /// Item format version stored in every item's `v` attribute.
 pub const FORMAT_VERSION: u32 = 1;

@@ -11,11 +11,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    Directory, GuardChange, Link, Linked, MemberChange, MemberRef, Resource, ResourcePage,
-    ResourceStore, StoreError, Tenant, TenantId, TokenRecord,
+    Directory, GuardChange, Linked, MemberChange, ResourcePage, ResourceStore, StoreError,
 };
-use crate::schema::ResourceKind;
-use crate::schema::input::UniqueValue;
+use crate::domain::{
+    Link, MemberRef, Resource, ResourceKind, Tenant, TenantId, TokenRecord, UniqueValue,
+};
 
 /// The in-memory store (both traits).
 #[derive(Debug, Clone, Default)]

@@ -14,89 +14,11 @@ pub mod dynamo;
 pub mod keys;
 pub mod memory;
 
-use std::fmt;
-
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
-use crate::schema::input::UniqueValue;
-use crate::schema::{AttributeDef, ResourceKind, ResourceTypeDef};
-
-/// A tenant identifier: 1–63 characters of `a-z`, `0-9` and `-`, starting with a letter or
-/// digit. It appears in every key of the tenant's items, so `#` and other separators are
-/// impossible by construction.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct TenantId(String);
-
-impl TenantId {
-    /// Validates a tenant id.
-    pub fn new(id: impl Into<String>) -> Result<Self, InvalidTenantId> {
-        let id = id.into();
-        let valid = !id.is_empty()
-            && id.len() <= 63
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !id.starts_with('-');
-        if valid {
-            Ok(TenantId(id))
-        } else {
-            Err(InvalidTenantId)
-        }
-    }
-
-    /// The id as a string.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for TenantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for TenantId {
-    type Error = InvalidTenantId;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        TenantId::new(value)
-    }
-}
-
-impl From<TenantId> for String {
-    fn from(value: TenantId) -> Self {
-        value.0
-    }
-}
-
-/// A tenant id that is not 1–63 characters of `a-z`, `0-9`, `-`.
-#[derive(Debug, Clone, Copy, thiserror::Error)]
-#[error(
-    "a tenant id is 1-63 characters of lowercase letters, digits and '-', not starting with '-'"
-)]
-pub struct InvalidTenantId;
-
-/// A stored SCIM resource: canonical attributes plus server-kept metadata.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Resource {
-    /// User or Group.
-    pub kind: ResourceKind,
-    /// Server-assigned id (a UUIDv7 string).
-    pub id: String,
-    /// Incremented on every change; `meta.version` is its weak ETag.
-    pub version: u64,
-    /// RFC 3339 creation time.
-    pub created: String,
-    /// RFC 3339 time of the last change.
-    pub last_modified: String,
-    /// Canonical attributes (no `id`, `meta`, `schemas` or `password`).
-    pub attributes: Map<String, Value>,
-    /// argon2id PHC string of the user's password, if one was set. Never returned.
-    pub password_hash: Option<String>,
-}
+use crate::domain::{
+    Link, MemberRef, Resource, ResourceKind, Tenant, TenantId, TokenRecord, UniqueValue,
+};
 
 /// A page of resources in id order.
 #[derive(Debug, Default)]
@@ -126,24 +48,6 @@ impl GuardChange<'_> {
     pub fn removed(&self) -> impl Iterator<Item = &UniqueValue> {
         self.old.iter().filter(|v| !self.new.contains(v))
     }
-}
-
-/// One side of a membership edge: a resource, by kind and id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MemberRef {
-    /// User or Group.
-    pub kind: ResourceKind,
-    /// Its id.
-    pub id: String,
-}
-
-/// A membership edge seen from one side: the other side and a copy of its display name.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Link {
-    /// The resource at the other end.
-    pub target: MemberRef,
-    /// Its display name when the edge was written or last refreshed.
-    pub display: Option<String>,
 }
 
 /// A membership change of a group: members to add and to remove (direct membership).
@@ -358,66 +262,6 @@ pub trait ResourceStore: Send + Sync {
     async fn purge(&self, tenant: &TenantId) -> Result<(), StoreError>;
 }
 
-/// Per-tenant behaviour switches, for identity providers that want different things. The
-/// defaults are the safe, RFC-faithful choice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TenantSettings {
-    /// Reject attributes that no schema defines (400 `invalidValue`) instead of ignoring them.
-    pub strict_attributes: bool,
-    /// Keep group `displayName` unique (case-insensitively) within the tenant. Entra matches
-    /// groups by it, so it is on by default.
-    pub unique_group_names: bool,
-    /// DELETE marks resources deleted (404 everywhere, names released, restorable with
-    /// `scimlet restore`) instead of removing them.
-    pub soft_delete: bool,
-}
-
-impl TenantSettings {
-    /// Whether the uniqueness `def` declares is enforced for this tenant.
-    pub fn enforces(&self, rt: &ResourceTypeDef, def: &AttributeDef) -> bool {
-        let group_name = rt.kind == ResourceKind::Group && def.name == "displayName";
-        !group_name || self.unique_group_names
-    }
-}
-
-impl Default for TenantSettings {
-    fn default() -> Self {
-        TenantSettings {
-            strict_attributes: false,
-            unique_group_names: true,
-            soft_delete: false,
-        }
-    }
-}
-
-/// A tenant's record.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Tenant {
-    /// Its id.
-    pub id: TenantId,
-    /// RFC 3339 creation time.
-    pub created: String,
-    /// Behaviour switches.
-    pub settings: TenantSettings,
-}
-
-/// A stored bearer token (only its hash; the secret is shown once, at issue time).
-#[derive(Debug, Clone, PartialEq)]
-pub struct TokenRecord {
-    /// The public token id (16 lowercase hex characters).
-    pub id: String,
-    /// The tenant it authenticates.
-    pub tenant: TenantId,
-    /// argon2id PHC string of the secret.
-    pub hash: String,
-    /// RFC 3339 issue time.
-    pub created: String,
-    /// Expiry as Unix seconds (also the table's TTL attribute), if any.
-    pub expires_at: Option<i64>,
-    /// A free-text label chosen by the operator (e.g. "okta-prod").
-    pub label: Option<String>,
-}
-
 /// Tenants and tokens: not tenant-scoped, used by authentication and the CLI.
 #[async_trait]
 pub trait Directory: Send + Sync {
@@ -439,17 +283,4 @@ pub trait Directory: Send + Sync {
     async fn list_tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError>;
     /// Deletes one of the tenant's tokens ([`StoreError::NotFound`] if it is not the tenant's).
     async fn delete_token(&self, tenant: &TenantId, id: &str) -> Result<(), StoreError>;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tenant_ids_are_restricted() {
-        assert!(TenantId::new("acme-01").is_ok());
-        for bad in ["", "-acme", "Acme", "a#b", "a_b", &"x".repeat(64)] {
-            assert!(TenantId::new(bad).is_err(), "{bad:?}");
-        }
-    }
 }

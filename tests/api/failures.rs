@@ -6,12 +6,12 @@ use std::sync::Arc;
 use crate::helpers::{Stores, TestApp, USER_SCHEMA, fresh_tenant_id, serve_on_port_0};
 use async_trait::async_trait;
 use reqwest::Method;
-use scimlet::schema::ResourceKind;
-use scimlet::schema::input::UniqueValue;
+use scimlet::domain::ResourceKind;
+use scimlet::domain::UniqueValue;
+use scimlet::domain::{Link, MemberRef, Resource, TenantId};
 use scimlet::store::memory::MemoryStore;
 use scimlet::store::{
-    Directory, GuardChange, Link, Linked, MemberChange, MemberRef, Resource, ResourcePage,
-    ResourceStore, StoreError, TenantId,
+    Directory, GuardChange, Linked, MemberChange, ResourcePage, ResourceStore, StoreError,
 };
 use scimlet::{App, Config, admin};
 use serde_json::json;

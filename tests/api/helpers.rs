@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use reqwest::{Method, StatusCode};
 use scimlet::admin;
+use scimlet::domain::{TenantId, TenantSettings};
 use scimlet::store::dynamo::{DynamoStore, connect_local, create_table};
 use scimlet::store::memory::MemoryStore;
-use scimlet::store::{Directory, ResourceStore, TenantId, TenantSettings};
+use scimlet::store::{Directory, ResourceStore};
 use scimlet::{App, Config};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;

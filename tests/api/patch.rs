@@ -286,7 +286,7 @@ async fn passwords_set_by_patch_are_hashed(backend: Backend) {
         .resources
         .get(
             &app.tenant,
-            scimlet::schema::ResourceKind::User,
+            scimlet::domain::ResourceKind::User,
             user["id"].as_str().unwrap(),
         )
         .await

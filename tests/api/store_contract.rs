@@ -1,11 +1,9 @@
 //! The store contract: both `ResourceStore`/`Directory` implementations behave the same.
 
-use scimlet::schema::ResourceKind;
-use scimlet::schema::input::UniqueValue;
-use scimlet::store::{
-    GuardChange, Link, MemberChange, MemberRef, Resource, StoreError, Tenant, TenantSettings,
-    TokenRecord,
-};
+use scimlet::domain::ResourceKind;
+use scimlet::domain::UniqueValue;
+use scimlet::domain::{Link, MemberRef, Resource, Tenant, TenantSettings, TokenRecord};
+use scimlet::store::{GuardChange, MemberChange, StoreError};
 use serde_json::{Map, json};
 
 use crate::both_stores;
@@ -308,7 +306,7 @@ async fn directory_keeps_tenants_and_tokens(backend: Backend) {
         Err(StoreError::NotFound)
     ));
     assert_eq!(dir.get_tenant(&ghost.id).await.unwrap(), None);
-    let token = |id: &str, owner: &scimlet::store::TenantId| TokenRecord {
+    let token = |id: &str, owner: &scimlet::domain::TenantId| TokenRecord {
         id: id.into(),
         tenant: owner.clone(),
         hash: "$argon2id$stub".into(),

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use scimlet::store::TenantSettings;
+use scimlet::domain::TenantSettings;
 use scimlet::{Config, admin};
 use serde_json::{Value, json};
 
@@ -194,7 +194,7 @@ async fn soft_delete_hides_and_restore_brings_back(backend: Backend) {
             app.stores.resources.as_ref(),
             registry,
             &app.tenant,
-            scimlet::schema::ResourceKind::User,
+            scimlet::domain::ResourceKind::User,
             &id,
         )
     };

@@ -95,3 +95,52 @@ fn no_abort_on_panic() {
         "panics must unwind (invariant 3)"
     );
 }
+
+/// Fails if a file under `prefix` names any of `forbidden` (module paths of higher layers).
+#[track_caller]
+fn never_in(prefix: &str, forbidden: &[&str]) {
+    let offenders: Vec<String> = sources()
+        .into_iter()
+        .filter(|(path, _)| path.starts_with(prefix))
+        .flat_map(|(path, code)| {
+            forbidden
+                .iter()
+                .filter(|f| code.contains(*f))
+                .map(|f| format!("{path} names {f}"))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(offenders.is_empty(), "{offenders:?}");
+}
+
+#[test]
+fn layers_only_import_downward() {
+    // The domain types depend on nothing else in the crate.
+    never_in("src/domain/", &["crate::"]);
+    // Schemas, filters and the PATCH engine know no storage, operation or transport.
+    for lower in ["src/schema/", "src/filter/", "src/patch.rs"] {
+        never_in(
+            lower,
+            &[
+                "crate::store",
+                "crate::ops",
+                "crate::http",
+                "crate::app",
+                "crate::auth",
+            ],
+        );
+    }
+    // Stores know the domain and the key layout, not SCIM semantics or transport.
+    never_in(
+        "src/store/",
+        &[
+            "crate::schema",
+            "crate::ops",
+            "crate::http",
+            "crate::app",
+            "crate::auth",
+        ],
+    );
+    // Operations receive typed requests: no routing, query strings or HTTP adapters.
+    never_in("src/ops/", &["crate::http", "crate::app"]);
+}

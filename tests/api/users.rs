@@ -658,7 +658,7 @@ async fn passwords_are_hashed_and_never_returned(backend: Backend) {
     let stored = app
         .stores
         .resources
-        .get(&app.tenant, scimlet::schema::ResourceKind::User, id)
+        .get(&app.tenant, scimlet::domain::ResourceKind::User, id)
         .await
         .unwrap()
         .unwrap();
@@ -678,7 +678,7 @@ async fn passwords_are_hashed_and_never_returned(backend: Backend) {
     let stored = app
         .stores
         .resources
-        .get(&app.tenant, scimlet::schema::ResourceKind::User, id)
+        .get(&app.tenant, scimlet::domain::ResourceKind::User, id)
         .await
         .unwrap()
         .unwrap();

@@ -6,7 +6,8 @@ use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 
 use super::item::{self, s};
 use super::{Cond, DynamoStore, sdk_error};
-use crate::store::{Directory, StoreError, Tenant, TenantId, TokenRecord, keys};
+use crate::domain::{Tenant, TenantId, TokenRecord};
+use crate::store::{Directory, StoreError, keys};
 
 impl DynamoStore {
     /// Writes a tenant record under a condition; `on_condition` is the error when it fails.

@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::item::{Item, get_s, n, s};
-use crate::schema::ResourceKind;
-use crate::store::{Link, MemberRef, StoreError, TenantId, keys};
+use crate::domain::ResourceKind;
+use crate::domain::{Link, MemberRef, TenantId};
+use crate::store::{StoreError, keys};
 
 /// One membership: group id, member, and the two display copies.
 #[derive(Debug, Clone, PartialEq)]

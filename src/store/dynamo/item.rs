@@ -9,8 +9,9 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Number, Value};
 
-use super::super::{Resource, StoreError, Tenant, TenantId, TenantSettings, TokenRecord, keys};
-use crate::schema::ResourceKind;
+use super::super::{StoreError, keys};
+use crate::domain::ResourceKind;
+use crate::domain::{Resource, Tenant, TenantId, TenantSettings, TokenRecord};
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;

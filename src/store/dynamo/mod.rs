@@ -28,9 +28,10 @@ use aws_sdk_dynamodb::types::{
 pub use table::{GSI1, TableCreation, create_table};
 
 use self::item::{Item, n, s};
-use super::{SetupProblem, StoreError, TenantId, keys};
-use crate::schema::ResourceKind;
-use crate::schema::input::UniqueValue;
+use super::{SetupProblem, StoreError, keys};
+use crate::domain::ResourceKind;
+use crate::domain::TenantId;
+use crate::domain::UniqueValue;
 
 /// How many times a throttled or conflicting write is attempted before giving up.
 const MAX_ATTEMPTS: u32 = 6;

@@ -15,11 +15,11 @@ use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 use super::edges::{self, Edge};
 use super::item::{self, Item};
 use super::{Cancelled, Cond, DynamoStore};
-use crate::schema::ResourceKind;
-use crate::schema::input::UniqueValue;
+use crate::domain::ResourceKind;
+use crate::domain::UniqueValue;
+use crate::domain::{Link, MemberRef, Resource, TenantId};
 use crate::store::{
-    GuardChange, Link, Linked, MemberChange, MemberRef, Resource, ResourcePage, ResourceStore,
-    StoreError, TenantId, keys,
+    GuardChange, Linked, MemberChange, ResourcePage, ResourceStore, StoreError, keys,
 };
 
 /// The most actions DynamoDB accepts in one transaction.

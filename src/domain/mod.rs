@@ -1,0 +1,9 @@
+//! The domain types every layer shares: tenants and their settings and tokens, resources and
+//! their kinds, membership links, unique values. They depend on nothing else in the crate, so
+//! `schema`, `ops` and `store` can all use them without depending on each other.
+
+mod resource;
+mod tenant;
+
+pub use resource::{Link, MemberRef, Resource, ResourceKind, UniqueValue};
+pub use tenant::{InvalidTenantId, Tenant, TenantId, TenantSettings, TokenRecord};
