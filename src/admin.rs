@@ -113,19 +113,18 @@ pub async fn restore(
         .await?
         .ok_or_else(|| AdminError::NotDeleted(kind.name(), id.to_owned()))?;
     let rt = registry.resource_type(kind);
-    let unique = unique_values(rt, &deleted.attributes, |d| {
+    let guards = unique_values(rt, &deleted.attributes, |d| {
         settings.enforces(rt.kind, d.name)
     })?;
-    let restored = Resource {
-        version: deleted.version + 1,
-        last_modified: now_rfc3339(),
-        ..deleted.clone()
-    };
-    match store
-        .restore(tenant, &restored, deleted.version, &unique)
-        .await
-    {
-        Ok(()) => Ok(restored),
+    let write = crate::ops::write::restore(&deleted, guards, &now_rfc3339());
+    match store.apply(tenant, &write).await {
+        Ok(applied) => {
+            let crate::store::WriteOp::Restore { mut resource, .. } = write.op else {
+                return Err(AdminError::Scim(ScimError::internal("not a restore")));
+            };
+            resource.version = applied.version;
+            Ok(resource)
+        }
         Err(StoreError::Conflict { attr }) => Err(AdminError::ValueTaken(attr)),
         Err(StoreError::NotFound) => Err(AdminError::NotDeleted(kind.name(), id.to_owned())),
         Err(err) => Err(err.into()),

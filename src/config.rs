@@ -12,6 +12,7 @@
 //! | `SCIMLET_BULK_MAX_OPERATIONS` | `100` | operations one `/Bulk` request may carry (413 beyond) |
 //! | `SCIMLET_SCHEMA_EXTENSIONS` | – | custom extension schemas, as JSON (see [`crate::schema::registry`]) |
 //! | `SCIMLET_SCHEMA_EXTENSIONS_FILE` | – | the same, read from a file |
+//! | `SCIMLET_GROUP_RESPONSE_MAX_MEMBERS` | `1000` | a group PATCH or PUT answers 200 with the group up to this many members, 204 beyond (RFC 7644 §3.5.2) |
 //! | `SCIMLET_LOG_FORMAT` | `tracing` | `emf`: the request log line is a CloudWatch embedded metric format document (the template sets it for Lambda; see [`crate::request_log`]) |
 
 use std::time::Duration;
@@ -42,6 +43,8 @@ pub struct Config {
     pub bulk_max_operations: usize,
     /// How the request log line is written.
     pub log_format: LogFormat,
+    /// Up to how many members a group PATCH or PUT answers with the group (204 beyond).
+    pub group_response_max_members: u64,
 }
 
 impl Default for Config {
@@ -57,6 +60,7 @@ impl Default for Config {
             max_scan: 10_000,
             bulk_max_operations: 100,
             log_format: LogFormat::Tracing,
+            group_response_max_members: 1000,
         }
     }
 }
@@ -144,6 +148,9 @@ impl Config {
                 };
             }
             Some(_) => return Err(invalid("SCIMLET_LOG_FORMAT", "expected 'tracing' or 'emf'")),
+        }
+        if let Some(n) = number("SCIMLET_GROUP_RESPONSE_MAX_MEMBERS")? {
+            config.group_response_max_members = n;
         }
         if let Some(n) = number("SCIMLET_BULK_MAX_OPERATIONS")? {
             config.bulk_max_operations = usize::try_from(n)

@@ -217,6 +217,10 @@ struct SettingsArgs {
     /// removing them (default: false).
     #[arg(long)]
     soft_delete: Option<bool>,
+    /// A group PATCH always answers 204 No Content (default: false: 200 with the group up to
+    /// SCIMLET_GROUP_RESPONSE_MAX_MEMBERS members; Entra recommends 204 for groups).
+    #[arg(long)]
+    group_patch_no_content: Option<bool>,
 }
 
 impl SettingsArgs {
@@ -230,13 +234,19 @@ impl SettingsArgs {
         if let Some(v) = self.soft_delete {
             settings.soft_delete = v;
         }
+        if let Some(v) = self.group_patch_no_content {
+            settings.group_patch_no_content = v;
+        }
     }
 }
 
 fn describe(settings: &TenantSettings) -> String {
     format!(
-        "strict-attributes={} unique-group-names={} soft-delete={}",
-        settings.strict_attributes, settings.unique_group_names, settings.soft_delete
+        "strict-attributes={} unique-group-names={} soft-delete={} group-patch-no-content={}",
+        settings.strict_attributes,
+        settings.unique_group_names,
+        settings.soft_delete,
+        settings.group_patch_no_content
     )
 }
 
@@ -404,7 +414,7 @@ async fn restore(tenant: &str, resource_type: &str, id: &str, dynamo: DynamoArgs
         "restored {} '{}' (version {})",
         kind.name(),
         restored.id,
-        restored.version
+        restored.version.number()
     );
     Ok(())
 }

@@ -5,5 +5,5 @@
 mod resource;
 mod tenant;
 
-pub use resource::{Link, MemberRef, Resource, ResourceKind, UniqueValue};
+pub use resource::{Link, MemberRef, Resource, ResourceKind, UniqueValue, Version};
 pub use tenant::{InvalidTenantId, Tenant, TenantId, TenantSettings, TokenRecord};

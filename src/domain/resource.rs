@@ -37,6 +37,58 @@ impl ResourceKind {
     }
 }
 
+/// A resource's version: what `meta.version` (a weak ETag) is made of.
+///
+/// A group's membership changes without `If-Match` commute, so they cannot all rewrite the
+/// group item inside their transactions (DynamoDB cancels concurrent transactions that touch
+/// one item). Its version therefore has two parts: `attributes` counts changes of the
+/// resource's attributes (conditional writes of the item), `members` counts completed
+/// membership changes (an atomic counter on the item, bumped after the change's edges are
+/// written). A membership change in progress makes the version `settling`: such a version is
+/// shown with a unique suffix and never satisfies `If-Match`, so no reader can see two member
+/// sets under one version number. Users' `members` part stays 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Version {
+    /// Changes of the resource's attributes (1 at creation).
+    pub attributes: u64,
+    /// Completed membership changes (groups).
+    pub members: u64,
+    /// Whether a membership change is in progress.
+    pub settling: bool,
+}
+
+impl Version {
+    /// The version of a new resource.
+    pub fn first() -> Self {
+        Version {
+            attributes: 1,
+            members: 0,
+            settling: false,
+        }
+    }
+
+    /// The number `meta.version` shows (it grows with every change of either part).
+    pub fn number(&self) -> u64 {
+        self.attributes.saturating_add(self.members)
+    }
+
+    /// The version after an attribute change.
+    pub fn next_attributes(&self) -> Self {
+        Version {
+            attributes: self.attributes + 1,
+            ..*self
+        }
+    }
+
+    /// The version after a membership change applied in the same write as the attributes.
+    pub fn next_members(&self) -> Self {
+        Version {
+            members: self.members + 1,
+            ..*self
+        }
+    }
+}
+
 /// A stored SCIM resource: canonical attributes plus server-kept metadata.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resource {
@@ -44,8 +96,8 @@ pub struct Resource {
     pub kind: ResourceKind,
     /// Server-assigned id (a UUIDv7 string).
     pub id: String,
-    /// Incremented on every change; `meta.version` is its weak ETag.
-    pub version: u64,
+    /// Its version (`meta.version`).
+    pub version: Version,
     /// RFC 3339 creation time.
     pub created: String,
     /// RFC 3339 time of the last change.
@@ -54,6 +106,12 @@ pub struct Resource {
     pub attributes: Map<String, Value>,
     /// argon2id PHC string of the user's password, if one was set. Never returned.
     pub password_hash: Option<String>,
+    /// The uniqueness guards this resource holds, so that a write releases exactly those
+    /// (`None`: written before the item recorded them; see `ops` for how those are found).
+    pub guards: Option<Vec<UniqueValue>>,
+    /// How many direct members a group has (maintained with membership changes; decides how a
+    /// group PATCH answers, never what it shows). 0 for users.
+    pub member_count: u64,
 }
 
 /// One side of a membership edge: a resource, by kind and id.
@@ -81,4 +139,21 @@ pub struct UniqueValue {
     pub attr: &'static str,
     /// The value as compared: lowercased unless the attribute is case-exact.
     pub normalized: String,
+}
+
+/// The attributes whose values can be unique (`uniqueness: server` in RFC 7643's core
+/// schemas): what a stored guard may name.
+const UNIQUE_ATTRIBUTES: [&str; 3] = ["userName", "externalId", "displayName"];
+
+impl UniqueValue {
+    /// A guard read back from storage; `None` for an attribute that cannot be unique.
+    pub fn from_stored(attr: &str, normalized: impl Into<String>) -> Option<Self> {
+        UNIQUE_ATTRIBUTES
+            .into_iter()
+            .find(|a| *a == attr)
+            .map(|attr| UniqueValue {
+                attr,
+                normalized: normalized.into(),
+            })
+    }
 }

@@ -74,6 +74,9 @@ pub struct TenantSettings {
     /// DELETE marks resources deleted (404 everywhere, names released, restorable with
     /// `scimlet restore`) instead of removing them.
     pub soft_delete: bool,
+    /// A group PATCH always answers 204 (RFC 7644 §3.5.2 allows it; Entra recommends it for
+    /// groups), whatever the group's size.
+    pub group_patch_no_content: bool,
 }
 
 impl TenantSettings {
@@ -91,6 +94,7 @@ impl Default for TenantSettings {
             strict_attributes: false,
             unique_group_names: true,
             soft_delete: false,
+            group_patch_no_content: false,
         }
     }
 }

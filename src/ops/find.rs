@@ -12,15 +12,13 @@
 
 use serde_json::Value;
 
-use super::groups::{link_attribute, shown_links};
+use super::groups::link_attribute;
 use super::request::ListParams;
 use super::{Ctx, store_error};
-use crate::domain::Resource;
-use crate::domain::ResourceKind;
-use crate::domain::UniqueValue;
+use crate::domain::{MemberRef, Resource, ResourceKind, UniqueValue};
 use crate::error::ScimError;
 use crate::filter::{self, CompValue, CompareOp, Filter};
-use crate::schema::output::{render, render_linked};
+use crate::schema::output::render;
 use crate::schema::{ResourceTypeDef, fold_case};
 
 /// Resources read per store call while scanning.
@@ -79,7 +77,10 @@ pub async fn matches(
         None => scan(ctx, rt, None, params).await?,
         Some(f) => {
             let all = match (link_lookup(f, rt)?, direct_lookup(ctx, f, rt)) {
-                (Some(target), _) => linked_all(ctx, rt, f, &target, params).await?,
+                (Some(target), _) => {
+                    let (total, page, _) = linked(ctx, rt, f, &target, params, None).await?;
+                    return Ok(index_page((total, page)));
+                }
                 (None, Some(lookup)) => lookup_all(ctx, rt, f, lookup).await?,
                 (None, None) => return scan(ctx, rt, Some(f), params).await.map(index_page),
             };
@@ -123,7 +124,14 @@ async fn cursor_page(
         });
     };
     let all = match (link_lookup(f, rt)?, direct_lookup(ctx, f, rt)) {
-        (Some(target), _) => linked_all(ctx, rt, f, &target, params).await?,
+        (Some(target), _) => {
+            let (total, items, next) = linked(ctx, rt, f, &target, params, after).await?;
+            return Ok(Page {
+                total: Some(total),
+                items,
+                next,
+            });
+        }
         (None, Some(lookup)) => lookup_all(ctx, rt, f, lookup).await?,
         (None, None) => return scan_from(ctx, rt, f, after, params.count).await,
     };
@@ -349,78 +357,179 @@ fn link_lookup(f: &Filter, rt: &ResourceTypeDef) -> Result<Option<String>, ScimE
     )))
 }
 
-/// Answers a membership filter from the edges of the one resource it names.
-async fn linked_all(
+/// The ids a membership filter's edges give, in id order: the groups `target` belongs to
+/// (on Groups), or the users among `target`'s members (on Users).
+async fn link_candidates(
+    ctx: &Ctx<'_>,
+    rt: &ResourceTypeDef,
+    target: &str,
+) -> Result<Vec<String>, ScimError> {
+    let mut ids: Vec<String> = match rt.kind {
+        ResourceKind::Group => {
+            let mut ids = Vec::new();
+            for kind in [ResourceKind::User, ResourceKind::Group] {
+                let member = MemberRef {
+                    kind,
+                    id: target.to_owned(),
+                };
+                let groups = ctx
+                    .store
+                    .groups_of(ctx.tenant, &member)
+                    .await
+                    .map_err(store_error)?;
+                ids.extend(groups.into_iter().map(|g| g.id));
+            }
+            ids
+        }
+        ResourceKind::User => {
+            let linked = ctx
+                .store
+                .get_linked(ctx.tenant, ResourceKind::Group, target, ctx.config.max_scan)
+                .await
+                .map_err(store_error)?;
+            match linked {
+                Some(l) if !l.complete => return Err(too_many(ctx.config.max_scan)),
+                Some(l) => l
+                    .links
+                    .into_iter()
+                    .filter(|m| m.target.kind == ResourceKind::User)
+                    .map(|m| m.target.id)
+                    .collect(),
+                None => Vec::new(),
+            }
+        }
+    };
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// The rest of a membership filter once its membership term is known to hold: `None` when
+/// the term was the whole filter.
+fn without_link_term(f: &Filter, rt: &ResourceTypeDef) -> Option<Filter> {
+    match f {
+        Filter::And(items) => {
+            let rest: Vec<Filter> = items
+                .iter()
+                .filter(|i| link_eq(i, rt).is_none())
+                .cloned()
+                .collect();
+            match rest.len() {
+                0 => None,
+                1 => rest.into_iter().next(),
+                _ => Some(Filter::And(rest)),
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Reads resources by id (batched), rendered, in the order given; ids that no longer exist
+/// are left out.
+async fn read_candidates(
+    ctx: &Ctx<'_>,
+    rt: &ResourceTypeDef,
+    ids: &[String],
+) -> Result<Vec<Found>, ScimError> {
+    let refs: Vec<MemberRef> = ids
+        .iter()
+        .map(|id| MemberRef {
+            kind: rt.kind,
+            id: id.clone(),
+        })
+        .collect();
+    let mut found = ctx
+        .store
+        .get_many(ctx.tenant, &refs)
+        .await
+        .map_err(store_error)?;
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(found
+        .into_iter()
+        .map(|r| Found::plain(render(&r, rt, ctx.base_url), r))
+        .collect())
+}
+
+/// Answers a membership filter from the edges of the one resource it names. With nothing
+/// else to check or sort by, only the ids are needed for the total and only the page window
+/// is read; otherwise every candidate is read (at most `max_scan`).
+async fn linked(
     ctx: &Ctx<'_>,
     rt: &ResourceTypeDef,
     f: &Filter,
     target: &str,
     params: &ListParams,
-) -> Result<Vec<Found>, ScimError> {
-    let candidates: Vec<String> = match rt.kind {
-        // Groups having <target> as a member: the target's own group edges.
-        ResourceKind::Group => {
-            let mut linked = None;
-            for kind in [ResourceKind::User, ResourceKind::Group] {
-                linked = ctx
-                    .store
-                    .get_linked(ctx.tenant, kind, target)
-                    .await
-                    .map_err(store_error)?;
-                if linked.is_some() {
-                    break;
-                }
-            }
-            linked
-                .map(|l| l.groups.into_iter().map(|g| g.target.id).collect())
-                .unwrap_or_default()
-        }
-        // Users in group <target>: the group's member edges.
-        ResourceKind::User => ctx
-            .store
-            .get_linked(ctx.tenant, ResourceKind::Group, target)
-            .await
-            .map_err(store_error)?
-            .map(|l| {
-                l.members
-                    .into_iter()
-                    .filter(|m| m.target.kind == ResourceKind::User)
-                    .map(|m| m.target.id)
-                    .collect()
-            })
-            .unwrap_or_default(),
-    };
-    if candidates.len() > ctx.config.max_scan {
+    after: Option<&str>,
+) -> Result<(usize, Vec<Found>, Option<String>), ScimError> {
+    let ids = link_candidates(ctx, rt, target).await?;
+    let rest = without_link_term(f, rt);
+    if rest.is_none() && params.sort.is_none() {
+        let total = ids.len();
+        let (window, next) = window_ids(&ids, params, after);
+        return Ok((total, read_candidates(ctx, rt, &window).await?, next));
+    }
+    if ids.len() > ctx.config.max_scan {
         return Err(too_many(ctx.config.max_scan));
     }
     let mut matched = Vec::new();
-    for id in candidates {
-        let Some(linked) = ctx
-            .store
-            .get_linked(ctx.tenant, rt.kind, &id)
-            .await
-            .map_err(store_error)?
-        else {
-            continue;
+    for found in read_candidates(ctx, rt, &ids).await? {
+        let keep = match &rest {
+            Some(rest) => filter::eval::matches(rest, rt, &found.rendered)?,
+            None => true,
         };
-        let rendered = render_linked(
-            &linked.resource,
-            rt,
-            Some(shown_links(&linked)),
-            ctx.base_url,
-        );
-        if filter::eval::matches(f, rt, &rendered)? {
-            matched.push(Found {
-                rendered,
-                resource: linked.resource,
-                linked: true,
-            });
+        if keep {
+            matched.push(found);
         }
     }
-    Ok(match &params.sort {
-        Some(sort) => sort.sort(matched, |f| &f.rendered),
-        None => matched,
-    })
+    if let Some(sort) = &params.sort {
+        matched = sort.sort(matched, |f| &f.rendered);
+    }
+    let total = matched.len();
+    let (page, next) = window_found(matched, params, after);
+    Ok((total, page, next))
+}
+
+/// The page of `ids` (index paging: `startIndex`/`count`; cursor paging: after `after`), and
+/// the id to continue after.
+fn window_ids(
+    ids: &[String],
+    params: &ListParams,
+    after: Option<&str>,
+) -> (Vec<String>, Option<String>) {
+    let rest: Vec<&String> = match (&params.cursor, after) {
+        (Some(_), Some(a)) => ids.iter().filter(|id| id.as_str() > a).collect(),
+        (Some(_), None) => ids.iter().collect(),
+        (None, _) => ids.iter().skip(params.start_index - 1).collect(),
+    };
+    let page: Vec<String> = rest
+        .iter()
+        .take(params.count)
+        .map(|s| (*s).clone())
+        .collect();
+    let next = (params.cursor.is_some() && rest.len() > params.count)
+        .then(|| page.last().cloned())
+        .flatten();
+    (page, next)
+}
+
+fn window_found(
+    items: Vec<Found>,
+    params: &ListParams,
+    after: Option<&str>,
+) -> (Vec<Found>, Option<String>) {
+    if params.cursor.is_none() {
+        return (window(items, params), None);
+    }
+    let mut rest: Vec<Found> = items
+        .into_iter()
+        .filter(|f| after.is_none_or(|a| f.resource.id.as_str() > a))
+        .collect();
+    let more = rest.len() > params.count;
+    rest.truncate(params.count);
+    let next = more
+        .then(|| rest.last().map(|f| f.resource.id.clone()))
+        .flatten();
+    (rest, next)
 }
 
 /// A filter answerable by one consistent lookup.

@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
-use super::{Ctx, store_error};
+use super::{Ctx, store_error, write};
 use crate::domain::ResourceKind;
-use crate::domain::{Link, MemberRef, Resource};
+use crate::domain::{Link, MemberRef};
 use crate::error::ScimError;
-use crate::store::Linked;
+use crate::store::MemberDelta;
 
 /// The most members one request may set or change (bounds the work of one request well
 /// inside API Gateway's 30 s and Lambda's limits).
@@ -24,15 +24,12 @@ pub const MAX_MEMBERS_PER_REQUEST: usize = 1000;
 /// `filter=members.value eq "<id>"`.
 pub const MAX_MEMBERS_SHOWN: usize = 10_000;
 
-/// Refuses to show more members than [`MAX_MEMBERS_SHOWN`], with a hint.
-pub fn check_shown(links: &[Link]) -> Result<(), ScimError> {
-    if links.len() > MAX_MEMBERS_SHOWN {
-        return Err(ScimError::TooMany(format!(
-            "this group has more than {MAX_MEMBERS_SHOWN} members; read it with \
-             excludedAttributes=members and test membership with filter=members.value eq \"<id>\""
-        )));
-    }
-    Ok(())
+/// The error for a group too large to show whole.
+pub fn too_many_members() -> ScimError {
+    ScimError::TooMany(format!(
+        "this group has more than {MAX_MEMBERS_SHOWN} members; read it with \
+         excludedAttributes=members and test membership with filter=members.value eq \"<id>\""
+    ))
 }
 
 /// A member as a request names it: an id, and the kind if the request says.
@@ -100,34 +97,11 @@ pub fn members_value(links: &[Link]) -> Value {
     )
 }
 
-/// The display name a resource shows on the other side of its edges.
-pub fn display_of(resource: &Resource) -> Option<String> {
-    let get = |name: &str| {
-        resource
-            .attributes
-            .get(name)
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
-    match resource.kind {
-        ResourceKind::Group => get("displayName"),
-        ResourceKind::User => get("displayName").or_else(|| get("userName")),
-    }
-}
-
-/// The attribute that holds a resource's membership links.
+/// The attribute that shows a resource's membership links.
 pub fn link_attribute(kind: ResourceKind) -> &'static str {
     match kind {
         ResourceKind::Group => "members",
         ResourceKind::User => "groups",
-    }
-}
-
-/// The links shown on a resource: a group's members, a user's groups.
-pub fn shown_links(linked: &Linked) -> &[Link] {
-    match linked.resource.kind {
-        ResourceKind::Group => &linked.members,
-        ResourceKind::User => &linked.groups,
     }
 }
 
@@ -192,7 +166,7 @@ pub async fn resolve(
                     kind: resource.kind,
                     id: resource.id.clone(),
                 },
-                display: display_of(resource),
+                display: write::display_of(resource.kind, &resource.attributes),
             }),
             None => {
                 return Err(ScimError::InvalidValue(format!(
@@ -206,7 +180,7 @@ pub async fn resolve(
 }
 
 /// The change from `current` to `desired`: links to add, members to remove.
-pub fn diff(current: &[Link], desired: &[Link]) -> (Vec<Link>, Vec<MemberRef>) {
+pub fn diff(current: &[Link], desired: &[Link]) -> MemberDelta {
     let now: BTreeSet<&MemberRef> = current.iter().map(|l| &l.target).collect();
     let want: BTreeSet<&MemberRef> = desired.iter().map(|l| &l.target).collect();
     let add = desired
@@ -219,7 +193,7 @@ pub fn diff(current: &[Link], desired: &[Link]) -> (Vec<Link>, Vec<MemberRef>) {
         .filter(|l| !want.contains(&l.target))
         .map(|l| l.target.clone())
         .collect();
-    (add, remove)
+    MemberDelta { add, remove }
 }
 
 #[cfg(test)]
@@ -273,32 +247,21 @@ mod tests {
     }
 
     #[test]
-    fn huge_groups_are_not_shown_whole() {
-        let many: Vec<Link> = (0..=MAX_MEMBERS_SHOWN)
-            .map(|i| link(ResourceKind::User, &i.to_string()))
-            .collect();
-        let err = check_shown(&many).unwrap_err();
-        assert_eq!(err.scim_type(), Some(crate::error::ScimType::TooMany));
-        assert!(check_shown(&many[..MAX_MEMBERS_SHOWN]).is_ok());
-    }
-
-    #[test]
     fn diff_adds_and_removes_only_what_changed() {
         let current = [link(ResourceKind::User, "a"), link(ResourceKind::User, "b")];
         let desired = [
             link(ResourceKind::User, "b"),
             link(ResourceKind::Group, "c"),
         ];
-        let (add, remove) = diff(&current, &desired);
-        assert_eq!(add, vec![link(ResourceKind::Group, "c")]);
+        let delta = diff(&current, &desired);
+        assert_eq!(delta.add, vec![link(ResourceKind::Group, "c")]);
         assert_eq!(
-            remove,
+            delta.remove,
             vec![MemberRef {
                 kind: ResourceKind::User,
                 id: "a".into()
             }]
         );
-        let (add, remove) = diff(&current, &current);
-        assert!(add.is_empty() && remove.is_empty());
+        assert!(diff(&current, &current).is_empty());
     }
 }

@@ -7,9 +7,9 @@
 
 use serde_json::{Value, json};
 
-use super::groups::{link_attribute, shown_links};
+use super::groups::link_attribute;
 use super::request::{ListParams, SearchRequest};
-use super::{Ctx, Reply, find, store_error};
+use super::{Ctx, Reply, find};
 use crate::domain::ResourceKind;
 use crate::error::ScimError;
 use crate::schema::LIST_RESPONSE_SCHEMA;
@@ -111,40 +111,34 @@ fn list_response(total: usize, start_index: usize, items: Vec<Value>) -> Reply {
     }))
 }
 
-/// Renders a page: reads membership links where the projection shows them and they were not
-/// read yet, then applies the projection.
+/// How many resources of a page have their membership links read at once.
+const LINK_READS_IN_FLIGHT: usize = 16;
+
+/// Renders a page: reads membership links where the projection shows them (concurrently, not
+/// one resource after another), then applies the projection.
 async fn render_page(
     ctx: &Ctx<'_>,
     projection: &Projection,
     found: Vec<find::Found>,
 ) -> Result<Vec<Value>, ScimError> {
     let mut items = Vec::with_capacity(found.len());
-    for f in found {
-        let kind = f.resource.kind;
-        let rt = ctx.config.registry.resource_type(kind);
-        let rendered = if f.linked || !projection.wants(link_attribute(kind)) {
-            f.rendered
-        } else {
-            match ctx
-                .store
-                .get_linked(ctx.tenant, kind, &f.resource.id)
-                .await
-                .map_err(store_error)?
-            {
-                Some(linked) => {
-                    super::groups::check_shown(shown_links(&linked))?;
-                    render_linked(
-                        &linked.resource,
-                        rt,
-                        Some(shown_links(&linked)),
-                        ctx.base_url,
-                    )
-                }
-                // Deleted since it was listed: show it as it was.
-                None => f.rendered,
+    for chunk in found.chunks(LINK_READS_IN_FLIGHT) {
+        let reads = chunk.iter().map(|f| async move {
+            let kind = f.resource.kind;
+            let rt = ctx.config.registry.resource_type(kind);
+            if f.linked || !projection.wants(link_attribute(kind)) {
+                return Ok(projection.apply(rt, f.rendered.clone()));
             }
-        };
-        items.push(projection.apply(rt, rendered));
+            let rendered = match super::resources::links_for(ctx, kind, &f.resource.id).await? {
+                Some((resource, links)) => render_linked(&resource, rt, Some(&links), ctx.base_url),
+                // Deleted since it was listed: show it as it was.
+                None => f.rendered.clone(),
+            };
+            Ok::<_, ScimError>(projection.apply(rt, rendered))
+        });
+        for item in futures_util::future::join_all(reads).await {
+            items.push(item?);
+        }
     }
     Ok(items)
 }

@@ -8,9 +8,11 @@ pub mod discovery;
 pub mod find;
 pub mod groups;
 pub mod list;
+pub mod members;
 pub mod request;
 pub mod resources;
 pub mod sort;
+pub mod write;
 
 use http::StatusCode;
 use serde_json::Value;
@@ -154,7 +156,8 @@ pub fn store_error(err: StoreError) -> ScimError {
         StoreError::Conflict { attr } => {
             ScimError::Uniqueness(format!("the value of '{attr}' is already in use"))
         }
-        StoreError::Throttled => ScimError::Throttled {
+        // A membership edge changed under a write that did not retry: try again shortly.
+        StoreError::Throttled | StoreError::Raced => ScimError::Throttled {
             retry_after_secs: 1,
         },
         StoreError::VersionMismatch => {

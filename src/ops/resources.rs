@@ -1,29 +1,29 @@
 //! `/Users` and `/Groups`: create, read, replace, patch and delete (RFC 7644 §3.3, §3.4.1,
-//! §3.5, §3.6), for either resource type.
+//! §3.5, §3.6), for either resource type. Each is a short list of steps: read what the change
+//! depends on, compute the [`crate::store::Write`] ([`super::write`]), apply it, render.
 //!
-//! Writes are optimistic: read the current version (with its membership edges), compute the
-//! new item, its uniqueness guards and its membership change, and write conditionally on that
-//! version. A lost race without `If-Match` is re-read and retried (bounded); with `If-Match`
-//! it is a 412. A group's `members` and a user's `groups` live in edge items, not in the
-//! resource: they are read with one query, and skipped entirely when the response excludes
-//! them (`excludedAttributes=members`).
+//! Writes are optimistic: computed from a read and applied only if that read still holds (the
+//! version; for membership, the edges named). A lost race without `If-Match` is re-read and
+//! retried (bounded); with `If-Match` it is a 412. A group's membership changes without
+//! `If-Match` commute with each other, so they never lose such races to each other.
 
 use http::StatusCode;
 use serde_json::{Map, Value};
 
-use super::groups::{self, Requested, link_attribute, shown_links};
+use super::groups::{self, Requested, link_attribute};
+use super::members::{self, MAX_MEMBERS_READ};
+use super::write::{self, Change};
 use super::{Ctx, Reply, now_rfc3339, parse_json, store_error};
 use crate::auth::hash_secret_blocking;
-use crate::domain::ResourceKind;
-use crate::domain::{Link, MemberRef, Resource};
+use crate::domain::{Link, MemberRef, Resource, ResourceKind, UniqueValue};
 use crate::error::ScimError;
 use crate::schema::ResourceTypeDef;
 use crate::schema::input::{NormalizedBody, UnknownAttributes, check_immutable, normalize_body};
 use crate::schema::output::{etag, location, render_linked};
 use crate::schema::projection::Projection;
-use crate::store::{GuardChange, Linked, MemberChange, StoreError};
+use crate::store::{Applied, Linked, MemberDelta, StoreError, Write};
 
-/// How often a write that lost a version race is re-read and retried.
+/// How often a write that lost a race is re-read and retried.
 const MAX_WRITE_ATTEMPTS: usize = 5;
 
 fn not_found(kind: ResourceKind) -> ScimError {
@@ -85,29 +85,105 @@ fn take_members(
     }
 }
 
+/// The guards a stored resource holds: as recorded on it, or, for a resource written before
+/// guards were recorded, those of its unique values that name it as their owner.
+async fn held_guards(
+    ctx: &Ctx<'_>,
+    rt: &ResourceTypeDef,
+    resource: &Resource,
+) -> Result<Vec<UniqueValue>, ScimError> {
+    if let Some(guards) = &resource.guards {
+        return Ok(guards.clone());
+    }
+    let mut held = Vec::new();
+    for candidate in ctx.releasable_guards(rt, &resource.attributes)? {
+        let owner = ctx
+            .store
+            .find_unique(ctx.tenant, resource.kind, &candidate)
+            .await
+            .map_err(store_error)?;
+        if owner.as_deref() == Some(resource.id.as_str()) {
+            held.push(candidate);
+        }
+    }
+    Ok(held)
+}
+
+/// A user's groups with their current names (read from the groups; groups that no longer
+/// exist are left out).
+pub async fn named_groups(ctx: &Ctx<'_>, links: &[Link]) -> Result<Vec<Link>, ScimError> {
+    if links.is_empty() {
+        return Ok(Vec::new());
+    }
+    let refs: Vec<MemberRef> = links.iter().map(|l| l.target.clone()).collect();
+    let found = ctx
+        .store
+        .get_many(ctx.tenant, &refs)
+        .await
+        .map_err(store_error)?;
+    Ok(links
+        .iter()
+        .filter_map(|l| {
+            found.iter().find(|g| g.id == l.target.id).map(|g| Link {
+                target: l.target.clone(),
+                display: write::display_of(ResourceKind::Group, &g.attributes),
+            })
+        })
+        .collect())
+}
+
+/// The links a response shows (a group's members, a user's named groups), read only if the
+/// response shows them; a group with more members than one response may carry is refused
+/// with a hint.
+pub async fn links_for(
+    ctx: &Ctx<'_>,
+    kind: ResourceKind,
+    id: &str,
+) -> Result<Option<(Resource, Vec<Link>)>, ScimError> {
+    let limit = groups::MAX_MEMBERS_SHOWN;
+    let Some(linked) = ctx
+        .store
+        .get_linked(ctx.tenant, kind, id, limit)
+        .await
+        .map_err(store_error)?
+    else {
+        return Ok(None);
+    };
+    if !linked.complete {
+        return Err(groups::too_many_members());
+    }
+    let links = match kind {
+        ResourceKind::Group => linked.links,
+        ResourceKind::User => named_groups(ctx, &linked.links).await?,
+    };
+    Ok(Some((linked.resource, links)))
+}
+
 /// `POST /Users`, `POST /Groups`
 pub async fn create(ctx: &Ctx<'_>, kind: ResourceKind, body: &[u8]) -> Result<Reply, ScimError> {
     let rt = ctx.config.registry.resource_type(kind);
     let mut normalized = normalize(ctx, rt, parse_json(body)?)?;
     let requested = take_members(kind, &mut normalized.attributes)?;
-    let unique = ctx.guards(rt, &normalized.attributes)?;
+    let guards = ctx.guards(rt, &normalized.attributes)?;
     let id = uuid::Uuid::now_v7().to_string();
     let links = groups::resolve(ctx, &id, &requested, &[]).await?;
     let password_hash = password_hash(&mut normalized).await?;
     let now = now_rfc3339();
-    let resource = Resource {
+    let write = write::create(
         kind,
         id,
-        version: 1,
-        created: now.clone(),
-        last_modified: now,
-        attributes: normalized.attributes,
+        normalized.attributes,
         password_hash,
+        guards,
+        links.clone(),
+        &now,
+    );
+    let applied = apply(ctx, &write).await?;
+    let crate::store::WriteOp::Create { mut resource, .. } = write.op else {
+        return Err(ScimError::internal("a create write is not a create"));
     };
-    ctx.store
-        .create(ctx.tenant, &resource, &unique, &links)
-        .await
-        .map_err(store_error)?;
+    resource.version = applied.version;
+    resource.member_count = applied.member_count;
     Ok(resource_reply(
         ctx,
         StatusCode::CREATED,
@@ -116,13 +192,11 @@ pub async fn create(ctx: &Ctx<'_>, kind: ResourceKind, body: &[u8]) -> Result<Re
     ))
 }
 
-/// Reads a resource with its links, or answers 404.
-async fn load(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> Result<Linked, ScimError> {
+async fn apply(ctx: &Ctx<'_>, write: &Write) -> Result<Applied, ScimError> {
     ctx.store
-        .get_linked(ctx.tenant, kind, id)
+        .apply(ctx.tenant, write)
         .await
-        .map_err(store_error)?
-        .ok_or_else(|| not_found(kind))
+        .map_err(store_error)
 }
 
 /// `GET /Users/{id}`, `GET /Groups/{id}` (304 when `If-None-Match` names the current
@@ -131,10 +205,10 @@ pub async fn get(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> Result<Reply, S
     let wants_links =
         projection(ctx, ctx.config.registry.resource_type(kind)).wants(link_attribute(kind));
     let (resource, links) = if wants_links {
-        let linked = load(ctx, kind, id).await?;
-        let links = shown_links(&linked).to_vec();
-        groups::check_shown(&links)?;
-        (linked.resource, Some(links))
+        let (resource, links) = links_for(ctx, kind, id)
+            .await?
+            .ok_or_else(|| not_found(kind))?;
+        (resource, Some(links))
     } else {
         let resource = ctx
             .store
@@ -168,108 +242,33 @@ fn check_if_match(ctx: &Ctx<'_>, current: &Resource) -> Result<(), ScimError> {
     }
 }
 
-/// The outcome of computing a write from the current state.
-struct Change {
-    attributes: Map<String, Value>,
-    password_hash: Option<String>,
-    /// The membership wanted after the write (groups only; users keep their groups).
-    links: Vec<Link>,
+/// How an attempt at a write ended.
+enum Attempt {
+    /// Done: the reply.
+    Done(Reply),
+    /// Another write won; read again and recompute.
+    Lost,
 }
 
-/// Writes `change` over `current` unless it changes nothing; refreshes display copies after a
-/// rename. Returns the reply, or `None` when another write won the race.
-async fn commit(
-    ctx: &Ctx<'_>,
-    current: Linked,
-    change: Change,
-) -> Result<Option<Reply>, ScimError> {
-    let rt = ctx.config.registry.resource_type(current.resource.kind);
-    let shown = shown_links(&current).to_vec();
-    let (add, remove) = match current.resource.kind {
-        ResourceKind::Group => groups::diff(&shown, &change.links),
-        ResourceKind::User => (Vec::new(), Vec::new()),
-    };
-    let resource = &current.resource;
-    check_immutable(rt, &resource.attributes, &change.attributes)?;
-    if change.attributes == resource.attributes
-        && change.password_hash.is_none()
-        && add.is_empty()
-        && remove.is_empty()
-    {
-        return Ok(Some(resource_reply(
-            ctx,
-            StatusCode::OK,
-            resource,
-            Some(&shown),
-        )));
+/// Applies a computed write, mapping lost races to [`Attempt::Lost`] (or 412 under
+/// `If-Match`).
+async fn try_apply(ctx: &Ctx<'_>, write: &Write) -> Result<Option<Applied>, ScimError> {
+    match ctx.store.apply(ctx.tenant, write).await {
+        Ok(applied) => Ok(Some(applied)),
+        Err(StoreError::VersionMismatch) if ctx.preconditions.if_match.is_some() => Err(
+            ScimError::PreconditionFailed("the resource was changed by another request".into()),
+        ),
+        Err(StoreError::VersionMismatch | StoreError::Raced) => Ok(None),
+        Err(StoreError::NotFound) => Err(not_found(write.kind)),
+        Err(err) => Err(store_error(err)),
     }
-    // Every guard the tenant enforces is (re)claimed, so a name written while a switch was
-    // off gets its guard once the switch is on; the others are released.
-    let new_unique = ctx.guards(rt, &change.attributes)?;
-    let old_unique: Vec<_> = ctx
-        .releasable_guards(rt, &resource.attributes)?
-        .into_iter()
-        .filter(|g| !new_unique.contains(g))
-        .collect();
-    let updated = Resource {
-        version: resource.version + 1,
-        last_modified: now_rfc3339(),
-        attributes: change.attributes,
-        password_hash: change.password_hash.or(resource.password_hash.clone()),
-        ..resource.clone()
-    };
-    let guards = GuardChange {
-        old: &old_unique,
-        new: &new_unique,
-    };
-    let members = MemberChange {
-        add: &add,
-        remove: &remove,
-    };
-    match ctx
-        .store
-        .replace(ctx.tenant, &updated, resource.version, guards, members)
-        .await
-    {
-        Ok(()) => {}
-        Err(StoreError::VersionMismatch) => return Ok(None),
-        Err(StoreError::NotFound) => return Err(not_found(resource.kind)),
-        Err(err) => return Err(store_error(err)),
-    }
-    let new_display = groups::display_of(&updated);
-    if new_display != groups::display_of(resource) {
-        let me = MemberRef {
-            kind: updated.kind,
-            id: updated.id.clone(),
-        };
-        if let Err(err) = ctx
-            .store
-            .refresh_display(ctx.tenant, &me, new_display.as_deref())
-            .await
-        {
-            // The write itself succeeded; stale display copies are cosmetic.
-            tracing::warn!(error = %err, "could not refresh display copies after a rename");
-        }
-    }
-    let links = match updated.kind {
-        ResourceKind::Group => change.links,
-        ResourceKind::User => shown,
-    };
-    Ok(Some(resource_reply(
-        ctx,
-        StatusCode::OK,
-        &updated,
-        Some(&links),
-    )))
 }
 
-/// Runs `step` on fresh reads until its write lands (bounded), or fails.
+/// Runs `step` until its write lands (bounded), or fails.
 macro_rules! retry_on_race {
-    ($ctx:expr, $kind:expr, $id:expr, |$current:ident| $step:expr) => {{
+    (|| $step:expr) => {{
         for _ in 0..MAX_WRITE_ATTEMPTS {
-            let $current = load($ctx, $kind, $id).await?;
-            check_if_match($ctx, &$current.resource)?;
-            if let Some(reply) = $step {
+            if let Attempt::Done(reply) = $step {
                 return Ok(reply);
             }
         }
@@ -277,6 +276,30 @@ macro_rules! retry_on_race {
             retry_after_secs: 1,
         })
     }};
+}
+
+/// The reply after a write: the resource as written, with the links the response shows.
+async fn written_reply(
+    ctx: &Ctx<'_>,
+    kind: ResourceKind,
+    id: &str,
+    written: Resource,
+) -> Result<Reply, ScimError> {
+    let rt = ctx.config.registry.resource_type(kind);
+    if !projection(ctx, rt).wants(link_attribute(kind)) {
+        return Ok(resource_reply(ctx, StatusCode::OK, &written, None));
+    }
+    if kind == ResourceKind::Group
+        && (ctx.settings.group_patch_no_content
+            || written.member_count > ctx.config.group_response_max_members)
+    {
+        // RFC 7644 §3.5.2: a PATCH may answer 204; a large group is not rendered.
+        return Ok(Reply::empty(StatusCode::NO_CONTENT));
+    }
+    let (resource, links) = links_for(ctx, kind, id)
+        .await?
+        .ok_or_else(|| not_found(kind))?;
+    Ok(resource_reply(ctx, StatusCode::OK, &resource, Some(&links)))
 }
 
 /// `PUT /Users/{id}`, `PUT /Groups/{id}`: replaces every writable attribute (and a group's
@@ -291,23 +314,110 @@ pub async fn replace(
     let rt = ctx.config.registry.resource_type(kind);
     let mut normalized = normalize(ctx, rt, parse_json(body)?)?;
     let requested = take_members(kind, &mut normalized.attributes)?;
-    ctx.guards(rt, &normalized.attributes)?;
+    let guards = ctx.guards(rt, &normalized.attributes)?;
     let new_password = password_hash(&mut normalized).await?;
-    retry_on_race!(ctx, kind, id, |current| {
-        let links = groups::resolve(ctx, id, &requested, shown_links(&current)).await?;
+    retry_on_race!(|| {
+        let (current, current_links) =
+            read_for_change(ctx, kind, id, kind == ResourceKind::Group).await?;
+        check_if_match(ctx, &current)?;
+        let delta = match kind {
+            ResourceKind::Group => {
+                let desired = groups::resolve(ctx, id, &requested, &current_links).await?;
+                groups::diff(&current_links, &desired)
+            }
+            ResourceKind::User => MemberDelta::default(),
+        };
         let change = Change {
             attributes: normalized.attributes.clone(),
             password_hash: new_password.clone(),
-            links,
+            guards: guards.clone(),
+            members: delta,
         };
-        commit(ctx, current, change).await?
+        commit(ctx, rt, current, change).await?
     })
 }
 
+/// Reads the current resource, with all its members when `with_members` (at most
+/// [`MAX_MEMBERS_READ`]).
+async fn read_for_change(
+    ctx: &Ctx<'_>,
+    kind: ResourceKind,
+    id: &str,
+    with_members: bool,
+) -> Result<(Resource, Vec<Link>), ScimError> {
+    if !with_members {
+        let current = ctx
+            .store
+            .get(ctx.tenant, kind, id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| not_found(kind))?;
+        return Ok((current, Vec::new()));
+    }
+    let Linked {
+        resource,
+        links,
+        complete,
+    } = ctx
+        .store
+        .get_linked(ctx.tenant, kind, id, MAX_MEMBERS_READ)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| not_found(kind))?;
+    if !complete {
+        return Err(ScimError::TooMany(format!(
+            "this group has more than {MAX_MEMBERS_READ} members: change them with PATCH \
+             operations that name them (add members, remove members[value eq \"<id>\"])"
+        )));
+    }
+    Ok((resource, links))
+}
+
+/// Computes and applies `change` over `current`: nothing when it changes nothing.
+async fn commit(
+    ctx: &Ctx<'_>,
+    rt: &ResourceTypeDef,
+    current: Resource,
+    change: Change,
+) -> Result<Attempt, ScimError> {
+    check_immutable(rt, &current.attributes, &change.attributes)?;
+    let held = held_guards(ctx, rt, &current).await?;
+    let if_match = ctx.preconditions.if_match.is_some();
+    let Some(write) = write::update(&current, &held, change, if_match, &now_rfc3339()) else {
+        return written_reply(ctx, current.kind, &current.id.clone(), current)
+            .await
+            .map(Attempt::Done);
+    };
+    let Some(applied) = try_apply(ctx, &write).await? else {
+        return Ok(Attempt::Lost);
+    };
+    let written = written_resource(current, write, applied);
+    let id = written.id.clone();
+    written_reply(ctx, written.kind, &id, written)
+        .await
+        .map(Attempt::Done)
+}
+
+/// The resource as a write left it.
+fn written_resource(current: Resource, write: Write, applied: Applied) -> Resource {
+    let mut written = match write.op {
+        crate::store::WriteOp::Update { resource, .. } => resource,
+        crate::store::WriteOp::Members { last_modified, .. } => Resource {
+            last_modified,
+            ..current
+        },
+        _ => current,
+    };
+    written.version = applied.version;
+    written.member_count = applied.member_count;
+    written
+}
+
 /// `PATCH /Users/{id}`, `PATCH /Groups/{id}` (RFC 7644 §3.5.2): the operations are applied to
-/// the current version (a group's members included) and the result is checked like a PUT
-/// body, then written conditionally on that version. A PATCH that changes nothing writes
-/// nothing and keeps the version. Answers 200 with the resource.
+/// the current version and the result is checked like a PUT body, then written conditionally
+/// on that version. A group's membership operations that name their members are applied
+/// without reading the group's other members (see [`members`]). A PATCH that changes nothing
+/// writes nothing and keeps the version.
 pub async fn patch(
     ctx: &Ctx<'_>,
     kind: ResourceKind,
@@ -316,23 +426,124 @@ pub async fn patch(
 ) -> Result<Reply, ScimError> {
     let rt = ctx.config.registry.resource_type(kind);
     let operations = crate::patch::parse_request(parse_json(body)?)?;
-    retry_on_race!(ctx, kind, id, |current| {
-        let mut doc = current.resource.attributes.clone();
-        if kind == ResourceKind::Group && !current.members.is_empty() {
-            doc.insert("members".into(), groups::members_value(&current.members));
-        }
-        crate::patch::apply(rt, &mut doc, &operations, ctx.unknown_attributes())?;
+    let split = match kind {
+        ResourceKind::Group => members::split(rt, operations),
+        ResourceKind::User => members::Split {
+            attributes: operations,
+            members: Vec::new(),
+            targeted: true,
+        },
+    };
+    let targeted = if split.targeted {
+        Some(members::net_effect(&split.members)?)
+    } else {
+        None
+    };
+    let mut known_edges: Option<Vec<Link>> = None;
+    retry_on_race!(|| {
+        let (current, all_members) = read_for_change(ctx, kind, id, targeted.is_none()).await?;
+        check_if_match(ctx, &current)?;
+        let mut doc = current.attributes.clone();
+        crate::patch::apply(rt, &mut doc, &split.attributes, ctx.unknown_attributes())?;
         let mut normalized = renormalize(rt, doc)?;
-        let requested = take_members(kind, &mut normalized.attributes)?;
-        let links = groups::resolve(ctx, id, &requested, shown_links(&current)).await?;
         let password_hash = password_hash(&mut normalized).await?;
+        let delta = match &targeted {
+            Some(effect) => targeted_delta(ctx, id, effect, known_edges.as_deref()).await?,
+            None => whole_list_delta(ctx, rt, id, &split.members, &all_members).await?,
+        };
+        let guards = ctx.guards(rt, &normalized.attributes)?;
         let change = Change {
             attributes: normalized.attributes,
             password_hash,
-            links,
+            guards,
+            members: delta,
         };
-        commit(ctx, current, change).await?
+        let attempt = commit(ctx, rt, current, change).await?;
+        if matches!(attempt, Attempt::Lost) && targeted.is_some() {
+            // Maybe a member named here was added or removed meanwhile: read those edges.
+            known_edges = Some(named_edges(ctx, id, targeted.as_ref()).await?);
+        }
+        attempt
     })
+}
+
+/// The edges that exist now between the group and the members a targeted PATCH names.
+async fn named_edges(
+    ctx: &Ctx<'_>,
+    group: &str,
+    effect: Option<&members::Targeted>,
+) -> Result<Vec<Link>, ScimError> {
+    let Some(effect) = effect else {
+        return Ok(Vec::new());
+    };
+    let named: Vec<MemberRef> = effect
+        .add
+        .iter()
+        .map(|r| r.id.as_str())
+        .chain(effect.remove.iter().map(String::as_str))
+        .flat_map(|id| {
+            [ResourceKind::User, ResourceKind::Group].map(|kind| MemberRef {
+                kind,
+                id: id.to_owned(),
+            })
+        })
+        .collect();
+    ctx.store
+        .memberships(ctx.tenant, group, &named)
+        .await
+        .map_err(store_error)
+}
+
+/// The delta of targeted operations. First assumed from the request alone (named additions
+/// are new, named removals are members); once a write found otherwise, from `known` edges.
+async fn targeted_delta(
+    ctx: &Ctx<'_>,
+    group: &str,
+    effect: &members::Targeted,
+    known: Option<&[Link]>,
+) -> Result<MemberDelta, ScimError> {
+    let is_member = |id: &str| known.map(|k| k.iter().any(|l| l.target.id == id));
+    let to_add: Vec<Requested> = effect
+        .add
+        .iter()
+        .filter(|r| is_member(&r.id) != Some(true))
+        .cloned()
+        .collect();
+    let add = groups::resolve(ctx, group, &to_add, &[]).await?;
+    let remove = effect
+        .remove
+        .iter()
+        .filter_map(|id| match known {
+            Some(k) => k
+                .iter()
+                .find(|l| l.target.id == *id)
+                .map(|l| l.target.clone()),
+            // Unknown kind until read: a user id is assumed (ids are UUIDs; the write checks).
+            None => Some(MemberRef {
+                kind: ResourceKind::User,
+                id: id.clone(),
+            }),
+        })
+        .collect();
+    Ok(MemberDelta { add, remove })
+}
+
+/// The delta of whole-list operations, run through the PATCH engine over all members.
+async fn whole_list_delta(
+    ctx: &Ctx<'_>,
+    rt: &ResourceTypeDef,
+    group: &str,
+    operations: &[crate::patch::Operation],
+    current: &[Link],
+) -> Result<MemberDelta, ScimError> {
+    let mut doc = Map::new();
+    if !current.is_empty() {
+        doc.insert("members".into(), groups::members_value(current));
+    }
+    crate::patch::apply(rt, &mut doc, operations, ctx.unknown_attributes())?;
+    let requested = groups::take_members(&mut doc)?;
+    let desired = groups::resolve(ctx, group, &requested, current).await?;
+    Ok(groups::diff(current, &desired))
 }
 
 /// Checks patched attributes as a full body (types, required attributes), so a PATCH can
@@ -352,32 +563,14 @@ fn renormalize(
 /// membership it is part of. Either way it answers 404 from then on.
 pub async fn delete(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> Result<Reply, ScimError> {
     let rt = ctx.config.registry.resource_type(kind);
-    for _ in 0..MAX_WRITE_ATTEMPTS {
-        let current = ctx
-            .store
-            .get(ctx.tenant, kind, id)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| not_found(kind))?;
+    retry_on_race!(|| {
+        let (current, _) = read_for_change(ctx, kind, id, false).await?;
         check_if_match(ctx, &current)?;
-        let unique = ctx.releasable_guards(rt, &current.attributes)?;
-        let deleted = if ctx.settings.soft_delete {
-            ctx.store
-                .soft_delete(ctx.tenant, kind, id, current.version, &unique)
-                .await
-        } else {
-            ctx.store
-                .delete(ctx.tenant, kind, id, current.version, &unique)
-                .await
-        };
-        match deleted {
-            Ok(()) => return Ok(Reply::empty(StatusCode::NO_CONTENT)),
-            Err(StoreError::VersionMismatch) => continue,
-            Err(StoreError::NotFound) => return Err(not_found(kind)),
-            Err(err) => return Err(store_error(err)),
+        let held = held_guards(ctx, rt, &current).await?;
+        let write = write::retire(&current, held, ctx.settings.soft_delete, &now_rfc3339());
+        match try_apply(ctx, &write).await? {
+            Some(_) => Attempt::Done(Reply::empty(StatusCode::NO_CONTENT)),
+            None => Attempt::Lost,
         }
-    }
-    Err(ScimError::Throttled {
-        retry_after_secs: 1,
     })
 }

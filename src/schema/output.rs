@@ -6,11 +6,18 @@ use serde_json::{Map, Value};
 
 use super::{AttributeDef, Mutability, ResourceTypeDef, Returned};
 use crate::domain::ResourceKind;
-use crate::domain::{Link, Resource};
+use crate::domain::{Link, Resource, Version};
 
-/// Formats a version number as the weak ETag used for `meta.version` and the `ETag` header.
-pub fn etag(version: u64) -> String {
-    format!("W/\"{version}\"")
+/// Formats a version as the weak ETag used for `meta.version` and the `ETag` header. A
+/// settling version (a membership change in progress) gets a suffix no request can repeat,
+/// so it never satisfies `If-Match` and never names two different member sets.
+pub fn etag(version: Version) -> String {
+    if version.settling {
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        format!("W/\"{}-{}\"", version.number(), &nonce[..12])
+    } else {
+        format!("W/\"{}\"", version.number())
+    }
 }
 
 /// The URL of a resource under the public base URL (which has no trailing `/`).

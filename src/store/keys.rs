@@ -7,7 +7,7 @@
 //! | user | `T#<tid>#U#<uid>` | `USER` | `T#<tid>#USERS` / `<uid>` |
 //! | group | `T#<tid>#G#<gid>` | `GROUP` | `T#<tid>#GROUPS` / `<gid>` |
 //! | uniqueness guard | `T#<tid>#UNIQ#<User or Group>.<attr>#<normalised value>` | `UNIQ` | `T#<tid>#GUARDS` / its PK |
-//! | counter | `T#<tid>#COUNT` | `USERS` / `GROUPS` | – |
+//! | counter shard | `T#<tid>#COUNT` | `USERS#<00-15>` / `GROUPS#<00-15>` (format 1: `USERS` / `GROUPS`) | – |
 //! | group→member edge | `T#<tid>#G#<gid>` | `MEMBER#<U or G>#<id>` | – |
 //! | member→group edge | `T#<tid>#<U or G>#<id>` | `GROUP#<gid>` | – |
 //!
@@ -18,8 +18,14 @@ use super::TenantId;
 use crate::domain::ResourceKind;
 use crate::domain::UniqueValue;
 
-/// Item format version stored in every item's `v` attribute.
-pub const FORMAT_VERSION: u32 = 1;
+/// Item format version stored in every item's `v` attribute. Version 2 added, on resource
+/// items, the membership counters (`mseq`, `mpending`, `mstartedAt`), `memberCount` and the
+/// held `guards`, and split the tenant's counters into shards; version 1 items are still read.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// How many shards a tenant's count of one resource kind is spread over, so that no single
+/// item is written by every create and delete.
+pub const COUNTER_SHARDS: u32 = 16;
 
 /// Sort key of a tenant record.
 pub const TENANT_SK: &str = "TENANT";
@@ -115,7 +121,21 @@ pub fn counter_pk(tenant: &TenantId) -> String {
     format!("T#{tenant}#COUNT")
 }
 
-/// Sort key of a counter.
+/// Sort key of one shard of a counter (`USERS#07`). A resource always counts in the same
+/// shard (a hash of its id).
+pub fn counter_shard_sk(kind: ResourceKind, id: &str) -> String {
+    let hash = id.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    format!("{}#{:02}", counter_sk(kind), hash % COUNTER_SHARDS)
+}
+
+/// Sort keys of every shard of a counter.
+pub fn counter_shard_sks(kind: ResourceKind) -> impl Iterator<Item = String> {
+    (0..COUNTER_SHARDS).map(move |n| format!("{}#{n:02}", counter_sk(kind)))
+}
+
+/// Sort key of a counter (the unsharded one of format version 1, still read).
 pub fn counter_sk(kind: ResourceKind) -> &'static str {
     match kind {
         ResourceKind::User => "USERS",

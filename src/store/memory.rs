@@ -2,19 +2,21 @@
 //!
 //! A cheap-to-clone handle over one `std::sync::Mutex`. A std mutex, not a tokio one: no
 //! `.await` happens while it is held and every critical section is a few map operations, so
-//! each multi-item write (resource + guards + counter) is one lock scope and thus atomic,
-//! like the DynamoDB transaction it mirrors.
+//! each [`Write`] is applied in one lock scope, all its conditions checked before anything
+//! changes. A membership change is therefore never seen half-done, and a group's version is
+//! never `settling` here.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
 use super::{
-    Directory, GuardChange, Linked, MemberChange, ResourcePage, ResourceStore, StoreError,
+    Applied, Directory, Linked, MemberDelta, ResourcePage, ResourceStore, Retirement, StoreError,
+    Write, WriteOp,
 };
 use crate::domain::{
-    Link, MemberRef, Resource, ResourceKind, Tenant, TenantId, TokenRecord, UniqueValue,
+    Link, MemberRef, Resource, ResourceKind, Tenant, TenantId, TokenRecord, UniqueValue, Version,
 };
 
 /// The in-memory store (both traits).
@@ -32,17 +34,22 @@ struct State {
     /// Soft-deleted resources, out of every read (restorable).
     deleted: BTreeMap<(TenantId, ResourceKind, String), Resource>,
     /// Keyed by (tenant, kind, attr, normalised value); holds the owner's id.
-    guards: HashMap<(TenantId, ResourceKind, &'static str, String), String>,
+    guards: HashMap<GuardKey, String>,
     /// A group's members: (tenant, group id) → member → the member's display copy.
     members: BTreeMap<(TenantId, String), BTreeMap<MemberRef, Option<String>>>,
-    /// A resource's groups: (tenant, member) → group id → the group's display copy.
-    memberships: BTreeMap<(TenantId, MemberRef), BTreeMap<String, Option<String>>>,
+    /// A resource's groups: (tenant, member) → group ids.
+    memberships: BTreeMap<(TenantId, MemberRef), BTreeSet<String>>,
 }
 
 type GuardKey = (TenantId, ResourceKind, &'static str, String);
+type ResourceKey = (TenantId, ResourceKind, String);
 
 fn guard_key(tenant: &TenantId, kind: ResourceKind, v: &UniqueValue) -> GuardKey {
     (tenant.clone(), kind, v.attr, v.normalized.clone())
+}
+
+fn resource_key(tenant: &TenantId, kind: ResourceKind, id: &str) -> ResourceKey {
+    (tenant.clone(), kind, id.to_owned())
 }
 
 impl MemoryStore {
@@ -58,99 +65,40 @@ impl MemoryStore {
     }
 }
 
-/// The display name copied onto edges pointing at a group.
-fn group_display(group: &Resource) -> Option<String> {
-    group
-        .attributes
-        .get("displayName")
-        .and_then(|v| v.as_str())
-        .map(str::to_owned)
-}
-
 impl State {
     fn exists(&self, tenant: &TenantId, member: &MemberRef) -> bool {
         self.resources
-            .contains_key(&(tenant.clone(), member.kind, member.id.clone()))
+            .contains_key(&resource_key(tenant, member.kind, &member.id))
     }
 
-    fn check_members_exist(&self, tenant: &TenantId, add: &[Link]) -> Result<(), StoreError> {
-        match add.iter().find(|l| !self.exists(tenant, &l.target)) {
-            Some(missing) => Err(StoreError::MissingMember {
-                id: missing.target.id.clone(),
-            }),
-            None => Ok(()),
-        }
-    }
-
-    fn link(&mut self, tenant: &TenantId, group: &Resource, member: &Link) {
+    fn is_member(&self, tenant: &TenantId, group: &str, member: &MemberRef) -> bool {
         self.members
-            .entry((tenant.clone(), group.id.clone()))
-            .or_default()
-            .insert(member.target.clone(), member.display.clone());
-        self.memberships
-            .entry((tenant.clone(), member.target.clone()))
-            .or_default()
-            .insert(group.id.clone(), group_display(group));
+            .get(&(tenant.clone(), group.to_owned()))
+            .is_some_and(|m| m.contains_key(member))
     }
 
-    fn unlink(&mut self, tenant: &TenantId, group_id: &str, member: &MemberRef) {
-        if let Some(m) = self.members.get_mut(&(tenant.clone(), group_id.to_owned())) {
-            m.remove(member);
-        }
-        if let Some(g) = self.memberships.get_mut(&(tenant.clone(), member.clone())) {
-            g.remove(group_id);
-        }
-    }
-
-    /// Removes a resource at `expected_version` with its guards and edges (one lock scope).
-    fn remove(
-        &mut self,
+    fn current(
+        &self,
         tenant: &TenantId,
         kind: ResourceKind,
         id: &str,
-        expected_version: u64,
-        unique: &[UniqueValue],
-    ) -> Result<Resource, StoreError> {
-        let key = (tenant.clone(), kind, id.to_owned());
-        match self.resources.get(&key) {
-            None => return Err(StoreError::NotFound),
-            Some(current) if current.version != expected_version => {
-                return Err(StoreError::VersionMismatch);
-            }
-            Some(_) => {}
+        expected: Option<Version>,
+    ) -> Result<&Resource, StoreError> {
+        let current = self
+            .resources
+            .get(&resource_key(tenant, kind, id))
+            .ok_or(StoreError::NotFound)?;
+        match expected {
+            Some(v) if v != current.version => Err(StoreError::VersionMismatch),
+            _ => Ok(current),
         }
-        for v in unique {
-            let gk = guard_key(tenant, kind, v);
-            if self.guards.get(&gk).is_some_and(|owner| owner == id) {
-                self.guards.remove(&gk);
-            }
-        }
-        let removed = self.resources.remove(&key).ok_or(StoreError::NotFound)?;
-        let me = MemberRef {
-            kind,
-            id: id.to_owned(),
-        };
-        // As a group: its members lose it. As a member: its groups lose it.
-        if let Some(members) = self.members.remove(&(tenant.clone(), id.to_owned())) {
-            for member in members.keys() {
-                self.unlink(tenant, id, member);
-            }
-        }
-        if let Some(groups) = self.memberships.remove(&(tenant.clone(), me.clone())) {
-            for group in groups.keys() {
-                if let Some(m) = self.members.get_mut(&(tenant.clone(), group.clone())) {
-                    m.remove(&me);
-                }
-            }
-        }
-        Ok(removed)
     }
 
     fn check_guards_free<'a>(
         &self,
         tenant: &TenantId,
         kind: ResourceKind,
-        values: impl Iterator<Item = &'a UniqueValue>,
+        values: impl IntoIterator<Item = &'a UniqueValue>,
         owner: &str,
     ) -> Result<(), StoreError> {
         for v in values {
@@ -162,44 +110,245 @@ impl State {
         }
         Ok(())
     }
-}
 
-#[async_trait]
-impl ResourceStore for MemoryStore {
-    async fn create(
+    /// Checks a membership change against the edges and resources as they are now.
+    fn check_delta(
         &self,
         tenant: &TenantId,
-        resource: &Resource,
-        unique: &[UniqueValue],
-        members: &[Link],
+        group: &str,
+        delta: &MemberDelta,
     ) -> Result<(), StoreError> {
-        let mut s = self.lock();
-        let key = (tenant.clone(), resource.kind, resource.id.clone());
-        if s.resources.contains_key(&key) {
-            return Err(StoreError::AlreadyExists);
+        for link in &delta.add {
+            if !self.exists(tenant, &link.target) {
+                return Err(StoreError::MissingMember {
+                    id: link.target.id.clone(),
+                });
+            }
+            if self.is_member(tenant, group, &link.target) {
+                return Err(StoreError::Raced);
+            }
         }
-        s.check_guards_free(tenant, resource.kind, unique.iter(), &resource.id)?;
-        s.check_members_exist(tenant, members)?;
-        for v in unique {
-            s.guards
-                .insert(guard_key(tenant, resource.kind, v), resource.id.clone());
-        }
-        s.resources.insert(key, resource.clone());
-        for member in members {
-            s.link(tenant, resource, member);
+        if delta
+            .remove
+            .iter()
+            .any(|m| !self.is_member(tenant, group, m))
+        {
+            return Err(StoreError::Raced);
         }
         Ok(())
     }
 
+    fn claim(&mut self, tenant: &TenantId, kind: ResourceKind, values: &[UniqueValue], id: &str) {
+        for v in values {
+            self.guards
+                .insert(guard_key(tenant, kind, v), id.to_owned());
+        }
+    }
+
+    /// Gives up guards, only those `id` holds.
+    fn release(&mut self, tenant: &TenantId, kind: ResourceKind, values: &[UniqueValue], id: &str) {
+        for v in values {
+            let key = guard_key(tenant, kind, v);
+            if self.guards.get(&key).is_some_and(|owner| owner == id) {
+                self.guards.remove(&key);
+            }
+        }
+    }
+
+    fn link(&mut self, tenant: &TenantId, group: &str, member: &Link) {
+        self.members
+            .entry((tenant.clone(), group.to_owned()))
+            .or_default()
+            .insert(member.target.clone(), member.display.clone());
+        self.memberships
+            .entry((tenant.clone(), member.target.clone()))
+            .or_default()
+            .insert(group.to_owned());
+    }
+
+    fn unlink(&mut self, tenant: &TenantId, group: &str, member: &MemberRef) {
+        if let Some(m) = self.members.get_mut(&(tenant.clone(), group.to_owned())) {
+            m.remove(member);
+        }
+        if let Some(g) = self.memberships.get_mut(&(tenant.clone(), member.clone())) {
+            g.remove(group);
+        }
+    }
+
+    fn apply_delta(&mut self, tenant: &TenantId, group: &str, delta: &MemberDelta) {
+        for gone in &delta.remove {
+            self.unlink(tenant, group, gone);
+        }
+        for member in &delta.add {
+            self.link(tenant, group, member);
+        }
+    }
+
+    /// Removes every edge of a resource, as a group and as a member.
+    fn unlink_all(&mut self, tenant: &TenantId, kind: ResourceKind, id: &str) {
+        let me = MemberRef {
+            kind,
+            id: id.to_owned(),
+        };
+        if let Some(members) = self.members.remove(&(tenant.clone(), id.to_owned())) {
+            for member in members.keys() {
+                if let Some(g) = self.memberships.get_mut(&(tenant.clone(), member.clone())) {
+                    g.remove(id);
+                }
+            }
+        }
+        if let Some(groups) = self.memberships.remove(&(tenant.clone(), me.clone())) {
+            for group in groups {
+                if let Some(m) = self.members.get_mut(&(tenant.clone(), group)) {
+                    m.remove(&me);
+                }
+            }
+        }
+    }
+
+    /// Rewrites the display copies of `member` on the edges of the groups it belongs to.
+    fn refresh_display(&mut self, tenant: &TenantId, member: &MemberRef, display: &Option<String>) {
+        let groups: Vec<String> = self
+            .memberships
+            .get(&(tenant.clone(), member.clone()))
+            .map(|g| g.iter().cloned().collect())
+            .unwrap_or_default();
+        for group in groups {
+            if let Some(entry) = self
+                .members
+                .get_mut(&(tenant.clone(), group))
+                .and_then(|m| m.get_mut(member))
+            {
+                entry.clone_from(display);
+            }
+        }
+    }
+
+    fn apply(&mut self, tenant: &TenantId, write: &Write) -> Result<Applied, StoreError> {
+        let (kind, id) = (write.kind, write.id.as_str());
+        let key = resource_key(tenant, kind, id);
+        match &write.op {
+            WriteOp::Create { resource, members } => {
+                if self.resources.contains_key(&key) {
+                    return Err(StoreError::AlreadyExists);
+                }
+                let guards = resource.guards.clone().unwrap_or_default();
+                self.check_guards_free(tenant, kind, &guards, id)?;
+                let delta = MemberDelta {
+                    add: members.clone(),
+                    remove: Vec::new(),
+                };
+                self.check_delta(tenant, id, &delta)?;
+                self.claim(tenant, kind, &guards, id);
+                let mut stored = resource.clone();
+                stored.member_count = members.len() as u64;
+                self.apply_delta(tenant, id, &delta);
+                let applied = applied(&stored);
+                self.resources.insert(key, stored);
+                Ok(applied)
+            }
+            WriteOp::Update {
+                resource,
+                expected,
+                claim,
+                release,
+                members,
+                refresh_display,
+            } => {
+                let count = self
+                    .current(tenant, kind, id, Some(*expected))?
+                    .member_count;
+                self.check_guards_free(tenant, kind, claim, id)?;
+                self.check_delta(tenant, id, members)?;
+                self.release(tenant, kind, release, id);
+                self.claim(tenant, kind, claim, id);
+                self.apply_delta(tenant, id, members);
+                let mut stored = resource.clone();
+                stored.member_count = count.saturating_add_signed(members.count_change());
+                if let Some(display) = refresh_display {
+                    let me = MemberRef {
+                        kind,
+                        id: id.to_owned(),
+                    };
+                    self.refresh_display(tenant, &me, display);
+                }
+                let applied = applied(&stored);
+                self.resources.insert(key, stored);
+                Ok(applied)
+            }
+            WriteOp::Members {
+                delta,
+                expected,
+                last_modified,
+            } => {
+                self.current(tenant, kind, id, *expected)?;
+                self.check_delta(tenant, id, delta)?;
+                self.apply_delta(tenant, id, delta);
+                let stored = self.resources.get_mut(&key).ok_or(StoreError::NotFound)?;
+                stored.version = stored.version.next_members();
+                stored.member_count = stored
+                    .member_count
+                    .saturating_add_signed(delta.count_change());
+                stored.last_modified.clone_from(last_modified);
+                Ok(applied(stored))
+            }
+            WriteOp::Retire {
+                expected,
+                release,
+                how,
+            } => {
+                let current = self.current(tenant, kind, id, Some(*expected))?.clone();
+                self.release(tenant, kind, release, id);
+                self.unlink_all(tenant, kind, id);
+                self.resources.remove(&key);
+                match how {
+                    Retirement::Delete => Ok(applied(&current)),
+                    Retirement::SoftDelete { resource, .. } => {
+                        let applied = applied(resource);
+                        self.deleted.insert(key, (**resource).clone());
+                        Ok(applied)
+                    }
+                }
+            }
+            WriteOp::Restore { resource, expected } => {
+                match self.deleted.get(&key) {
+                    None => return Err(StoreError::NotFound),
+                    Some(d) if d.version != *expected => return Err(StoreError::VersionMismatch),
+                    Some(_) => {}
+                }
+                let guards = resource.guards.clone().unwrap_or_default();
+                self.check_guards_free(tenant, kind, &guards, id)?;
+                self.claim(tenant, kind, &guards, id);
+                self.deleted.remove(&key);
+                let mut stored = resource.clone();
+                stored.member_count = 0;
+                let applied = applied(&stored);
+                self.resources.insert(key, stored);
+                Ok(applied)
+            }
+        }
+    }
+}
+
+fn applied(resource: &Resource) -> Applied {
+    Applied {
+        version: resource.version,
+        member_count: resource.member_count,
+    }
+}
+
+#[async_trait]
+impl ResourceStore for MemoryStore {
     async fn get(
         &self,
         tenant: &TenantId,
         kind: ResourceKind,
         id: &str,
     ) -> Result<Option<Resource>, StoreError> {
-        let s = self.lock();
-        Ok(s.resources
-            .get(&(tenant.clone(), kind, id.to_owned()))
+        Ok(self
+            .lock()
+            .resources
+            .get(&resource_key(tenant, kind, id))
             .cloned())
     }
 
@@ -213,7 +362,7 @@ impl ResourceStore for MemoryStore {
             .iter()
             .filter_map(|r| {
                 s.resources
-                    .get(&(tenant.clone(), r.kind, r.id.clone()))
+                    .get(&resource_key(tenant, r.kind, &r.id))
                     .cloned()
             })
             .collect())
@@ -224,63 +373,98 @@ impl ResourceStore for MemoryStore {
         tenant: &TenantId,
         kind: ResourceKind,
         id: &str,
+        limit: usize,
     ) -> Result<Option<Linked>, StoreError> {
         let s = self.lock();
-        let Some(resource) = s.resources.get(&(tenant.clone(), kind, id.to_owned())) else {
+        let Some(resource) = s.resources.get(&resource_key(tenant, kind, id)) else {
             return Ok(None);
         };
-        let members = s
-            .members
-            .get(&(tenant.clone(), id.to_owned()))
-            .map(|m| {
-                m.iter()
-                    .map(|(target, display)| Link {
-                        target: target.clone(),
-                        display: display.clone(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let me = MemberRef {
-            kind,
-            id: id.to_owned(),
+        let all: Vec<Link> = match kind {
+            ResourceKind::Group => s
+                .members
+                .get(&(tenant.clone(), id.to_owned()))
+                .map(|m| {
+                    m.iter()
+                        .map(|(target, display)| Link {
+                            target: target.clone(),
+                            display: display.clone(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            ResourceKind::User => s
+                .memberships
+                .get(&(
+                    tenant.clone(),
+                    MemberRef {
+                        kind,
+                        id: id.to_owned(),
+                    },
+                ))
+                .map(|g| {
+                    g.iter()
+                        .map(|gid| Link {
+                            target: MemberRef {
+                                kind: ResourceKind::Group,
+                                id: gid.clone(),
+                            },
+                            display: None,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
         };
-        let groups = s
-            .memberships
-            .get(&(tenant.clone(), me))
-            .map(|g| {
-                g.iter()
-                    .map(|(gid, display)| Link {
-                        target: MemberRef {
-                            kind: ResourceKind::Group,
-                            id: gid.clone(),
-                        },
-                        display: display.clone(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let complete = all.len() <= limit;
         Ok(Some(Linked {
             resource: resource.clone(),
-            members,
-            groups,
+            links: all.into_iter().take(limit).collect(),
+            complete,
         }))
     }
 
-    async fn soft_delete(
+    async fn memberships(
         &self,
         tenant: &TenantId,
-        kind: ResourceKind,
-        id: &str,
-        expected_version: u64,
-        unique: &[UniqueValue],
-    ) -> Result<(), StoreError> {
-        let mut s = self.lock();
-        let mut resource = s.remove(tenant, kind, id, expected_version, unique)?;
-        resource.version += 1;
-        s.deleted
-            .insert((tenant.clone(), kind, id.to_owned()), resource);
-        Ok(())
+        group: &str,
+        members: &[MemberRef],
+    ) -> Result<Vec<Link>, StoreError> {
+        let s = self.lock();
+        let Some(all) = s.members.get(&(tenant.clone(), group.to_owned())) else {
+            return Ok(Vec::new());
+        };
+        Ok(members
+            .iter()
+            .filter_map(|m| {
+                all.get(m).map(|display| Link {
+                    target: m.clone(),
+                    display: display.clone(),
+                })
+            })
+            .collect())
+    }
+
+    async fn groups_of(
+        &self,
+        tenant: &TenantId,
+        member: &MemberRef,
+    ) -> Result<Vec<MemberRef>, StoreError> {
+        Ok(self
+            .lock()
+            .memberships
+            .get(&(tenant.clone(), member.clone()))
+            .map(|g| {
+                g.iter()
+                    .map(|id| MemberRef {
+                        kind: ResourceKind::Group,
+                        id: id.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn apply(&self, tenant: &TenantId, write: &Write) -> Result<Applied, StoreError> {
+        self.lock().apply(tenant, write)
     }
 
     async fn get_deleted(
@@ -292,113 +476,8 @@ impl ResourceStore for MemoryStore {
         Ok(self
             .lock()
             .deleted
-            .get(&(tenant.clone(), kind, id.to_owned()))
+            .get(&resource_key(tenant, kind, id))
             .cloned())
-    }
-
-    async fn restore(
-        &self,
-        tenant: &TenantId,
-        resource: &Resource,
-        expected_version: u64,
-        unique: &[UniqueValue],
-    ) -> Result<(), StoreError> {
-        let mut s = self.lock();
-        let key = (tenant.clone(), resource.kind, resource.id.clone());
-        match s.deleted.get(&key) {
-            None => return Err(StoreError::NotFound),
-            Some(d) if d.version != expected_version => return Err(StoreError::VersionMismatch),
-            Some(_) => {}
-        }
-        s.check_guards_free(tenant, resource.kind, unique.iter(), &resource.id)?;
-        for v in unique {
-            s.guards
-                .insert(guard_key(tenant, resource.kind, v), resource.id.clone());
-        }
-        s.deleted.remove(&key);
-        s.resources.insert(key, resource.clone());
-        Ok(())
-    }
-
-    async fn refresh_display(
-        &self,
-        tenant: &TenantId,
-        member: &MemberRef,
-        display: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let mut s = self.lock();
-        let parents: Vec<String> = s
-            .memberships
-            .get(&(tenant.clone(), member.clone()))
-            .map(|g| g.keys().cloned().collect())
-            .unwrap_or_default();
-        for parent in parents {
-            if let Some(m) = s.members.get_mut(&(tenant.clone(), parent)) {
-                m.insert(member.clone(), display.map(str::to_owned));
-            }
-        }
-        if member.kind == ResourceKind::Group {
-            let children: Vec<MemberRef> = s
-                .members
-                .get(&(tenant.clone(), member.id.clone()))
-                .map(|m| m.keys().cloned().collect())
-                .unwrap_or_default();
-            for child in children {
-                if let Some(g) = s.memberships.get_mut(&(tenant.clone(), child)) {
-                    g.insert(member.id.clone(), display.map(str::to_owned));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    async fn replace(
-        &self,
-        tenant: &TenantId,
-        resource: &Resource,
-        expected_version: u64,
-        guards: GuardChange<'_>,
-        members: MemberChange<'_>,
-    ) -> Result<(), StoreError> {
-        let mut s = self.lock();
-        let key = (tenant.clone(), resource.kind, resource.id.clone());
-        match s.resources.get(&key) {
-            None => return Err(StoreError::NotFound),
-            Some(current) if current.version != expected_version => {
-                return Err(StoreError::VersionMismatch);
-            }
-            Some(_) => {}
-        }
-        s.check_guards_free(tenant, resource.kind, guards.added(), &resource.id)?;
-        s.check_members_exist(tenant, members.add)?;
-        for v in guards.removed() {
-            s.guards.remove(&guard_key(tenant, resource.kind, v));
-        }
-        for v in guards.added() {
-            s.guards
-                .insert(guard_key(tenant, resource.kind, v), resource.id.clone());
-        }
-        for gone in members.remove {
-            s.unlink(tenant, &resource.id, gone);
-        }
-        for member in members.add {
-            s.link(tenant, resource, member);
-        }
-        s.resources.insert(key, resource.clone());
-        Ok(())
-    }
-
-    async fn delete(
-        &self,
-        tenant: &TenantId,
-        kind: ResourceKind,
-        id: &str,
-        expected_version: u64,
-        unique: &[UniqueValue],
-    ) -> Result<(), StoreError> {
-        self.lock()
-            .remove(tenant, kind, id, expected_version, unique)
-            .map(|_| ())
     }
 
     async fn find_unique(
@@ -424,8 +503,8 @@ impl ResourceStore for MemoryStore {
         use std::ops::Bound;
         let s = self.lock();
         let start = match after {
-            Some(id) => Bound::Excluded((tenant.clone(), kind, id.to_owned())),
-            None => Bound::Included((tenant.clone(), kind, String::new())),
+            Some(id) => Bound::Excluded(resource_key(tenant, kind, id)),
+            None => Bound::Included(resource_key(tenant, kind, "")),
         };
         let mut items: Vec<Resource> = s
             .resources
@@ -444,11 +523,15 @@ impl ResourceStore for MemoryStore {
     }
 
     async fn count(&self, tenant: &TenantId, kind: ResourceKind) -> Result<u64, StoreError> {
+        use std::ops::Bound;
         let s = self.lock();
         let n = s
             .resources
-            .keys()
-            .filter(|(t, k, _)| t == tenant && *k == kind)
+            .range((
+                Bound::Included(resource_key(tenant, kind, "")),
+                Bound::Unbounded,
+            ))
+            .take_while(|((t, k, _), _)| t == tenant && *k == kind)
             .count();
         Ok(n as u64)
     }

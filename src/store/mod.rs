@@ -13,6 +13,9 @@
 pub mod dynamo;
 pub mod keys;
 pub mod memory;
+mod write;
+
+pub use write::{Applied, MemberDelta, Retirement, Write, WriteOp};
 
 use async_trait::async_trait;
 
@@ -29,52 +32,17 @@ pub struct ResourcePage {
     pub next_after: Option<String>,
 }
 
-/// What a write that changes a resource's attributes must do to its uniqueness guards.
-#[derive(Debug, Clone)]
-pub struct GuardChange<'a> {
-    /// Guards the resource holds now.
-    pub old: &'a [UniqueValue],
-    /// Guards it must hold after the write.
-    pub new: &'a [UniqueValue],
-}
-
-impl GuardChange<'_> {
-    /// Guards to create (in `new` but not in `old`).
-    pub fn added(&self) -> impl Iterator<Item = &UniqueValue> {
-        self.new.iter().filter(|v| !self.old.contains(v))
-    }
-
-    /// Guards to release (in `old` but not in `new`).
-    pub fn removed(&self) -> impl Iterator<Item = &UniqueValue> {
-        self.old.iter().filter(|v| !self.new.contains(v))
-    }
-}
-
-/// A membership change of a group: members to add and to remove (direct membership).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MemberChange<'a> {
-    /// Members to add (with the display copied onto the edges).
-    pub add: &'a [Link],
-    /// Members to remove.
-    pub remove: &'a [MemberRef],
-}
-
-impl MemberChange<'_> {
-    /// Whether nothing changes.
-    pub fn is_empty(&self) -> bool {
-        self.add.is_empty() && self.remove.is_empty()
-    }
-}
-
-/// A resource with its membership edges.
+/// A resource with its membership links: a group's direct members (with their display
+/// copies, in member order), or the groups a user belongs to directly (in id order, without
+/// display names: those are read from the groups).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Linked {
-    /// The resource.
+    /// The resource. Its version is `settling` if a membership change ran during the read.
     pub resource: Resource,
-    /// For a group: its direct members, in member order (kind, then id).
-    pub members: Vec<Link>,
-    /// The groups it is a direct member of, in id order.
-    pub groups: Vec<Link>,
+    /// The links read.
+    pub links: Vec<Link>,
+    /// Whether `links` is all of them (reads stop at a limit).
+    pub complete: bool,
 }
 
 /// Why a store operation failed.
@@ -101,6 +69,10 @@ pub enum StoreError {
     /// The stored version is not the expected one (a concurrent write won).
     #[error("version mismatch")]
     VersionMismatch,
+    /// A membership edge that a write expected absent (or present) is not: a concurrent
+    /// change touched the same member; recompute the write.
+    #[error("a concurrent membership change touched the same member")]
+    Raced,
     /// Throttling or transaction conflicts persisted through the store's retries.
     #[error("throttled")]
     Throttled,
@@ -136,21 +108,11 @@ impl StoreError {
     }
 }
 
-/// Tenant-scoped storage of Users and Groups, with group membership as edges.
+/// Tenant-scoped storage of Users and Groups, with group membership as edges: reads, plus
+/// [`ResourceStore::apply`] of a [`Write`] that `ops` computed in full.
 #[async_trait]
 pub trait ResourceStore: Send + Sync {
-    /// Creates a resource, its uniqueness guards and (for a group) its membership edges
-    /// atomically; bumps the tenant's counter. [`StoreError::Conflict`] if a guard is taken,
-    /// [`StoreError::MissingMember`] if a member does not exist.
-    async fn create(
-        &self,
-        tenant: &TenantId,
-        resource: &Resource,
-        unique: &[UniqueValue],
-        members: &[Link],
-    ) -> Result<(), StoreError>;
-
-    /// Reads a resource without its edges (strongly consistent).
+    /// Reads a resource without its links (strongly consistent).
     async fn get(
         &self,
         tenant: &TenantId,
@@ -165,50 +127,40 @@ pub trait ResourceStore: Send + Sync {
         refs: &[MemberRef],
     ) -> Result<Vec<Resource>, StoreError>;
 
-    /// Reads a resource with its edges (strongly consistent; one query in DynamoDB).
+    /// Reads a resource with at most `limit` of its links (strongly consistent). A group's
+    /// version is checked around the read: if a membership change ran meanwhile, the version
+    /// comes back `settling`.
     async fn get_linked(
         &self,
         tenant: &TenantId,
         kind: ResourceKind,
         id: &str,
+        limit: usize,
     ) -> Result<Option<Linked>, StoreError>;
 
-    /// Replaces a resource whose stored version is `expected_version`, moving its guards and
-    /// (for a group) changing its membership. [`StoreError::VersionMismatch`] if the version
-    /// changed meanwhile, [`StoreError::NotFound`] if it is gone, [`StoreError::Conflict`] if
-    /// a new guard is taken, [`StoreError::MissingMember`] if an added member does not exist.
-    async fn replace(
+    /// Which of `members` are direct members of `group` now, with their edges' display
+    /// copies (one read of those edges, whatever the group's size).
+    async fn memberships(
         &self,
         tenant: &TenantId,
-        resource: &Resource,
-        expected_version: u64,
-        guards: GuardChange<'_>,
-        members: MemberChange<'_>,
-    ) -> Result<(), StoreError>;
+        group: &str,
+        members: &[MemberRef],
+    ) -> Result<Vec<Link>, StoreError>;
 
-    /// Deletes a resource at `expected_version` with its guards and every membership edge
-    /// it has (as a group and as a member); decrements the counter.
-    async fn delete(
+    /// The groups `member` belongs to directly (its edges; display names not included).
+    async fn groups_of(
         &self,
         tenant: &TenantId,
-        kind: ResourceKind,
-        id: &str,
-        expected_version: u64,
-        unique: &[UniqueValue],
-    ) -> Result<(), StoreError>;
+        member: &MemberRef,
+    ) -> Result<Vec<MemberRef>, StoreError>;
 
-    /// Soft-deletes a resource at `expected_version`: the item stays, marked deleted and out
-    /// of every read, lookup and list (404 everywhere); its guards are released, its
-    /// membership edges removed and the counter decremented. [`ResourceStore::restore`] brings
-    /// it back.
-    async fn soft_delete(
-        &self,
-        tenant: &TenantId,
-        kind: ResourceKind,
-        id: &str,
-        expected_version: u64,
-        unique: &[UniqueValue],
-    ) -> Result<(), StoreError>;
+    /// Applies a write: atomically for the resource, its guards and its count, and for its
+    /// membership edges as each store documents. Errors: [`StoreError::VersionMismatch`] (the
+    /// expected version is gone), [`StoreError::NotFound`], [`StoreError::AlreadyExists`],
+    /// [`StoreError::Conflict`] (a guard is held by another resource),
+    /// [`StoreError::MissingMember`], [`StoreError::Raced`] (edges changed since they were
+    /// read: recompute the write).
+    async fn apply(&self, tenant: &TenantId, write: &Write) -> Result<Applied, StoreError>;
 
     /// Reads a soft-deleted resource (`None` if there is none with this id).
     async fn get_deleted(
@@ -217,26 +169,6 @@ pub trait ResourceStore: Send + Sync {
         kind: ResourceKind,
         id: &str,
     ) -> Result<Option<Resource>, StoreError>;
-
-    /// Restores a soft-deleted resource as `resource` (its next version), re-claiming its
-    /// guards: [`StoreError::Conflict`] if a value was taken meanwhile, [`StoreError::NotFound`]
-    /// if it is not soft-deleted, [`StoreError::VersionMismatch`] if it changed.
-    async fn restore(
-        &self,
-        tenant: &TenantId,
-        resource: &Resource,
-        expected_version: u64,
-        unique: &[UniqueValue],
-    ) -> Result<(), StoreError>;
-
-    /// Rewrites the display copies of a resource on the other side of its edges (after a
-    /// rename), so that reading a group's members or a user's groups stays one query.
-    async fn refresh_display(
-        &self,
-        tenant: &TenantId,
-        member: &MemberRef,
-        display: Option<&str>,
-    ) -> Result<(), StoreError>;
 
     /// The id of the resource holding a uniqueness guard (strongly consistent).
     async fn find_unique(
@@ -255,7 +187,7 @@ pub trait ResourceStore: Send + Sync {
         limit: usize,
     ) -> Result<ResourcePage, StoreError>;
 
-    /// How many resources of this kind the tenant has.
+    /// How many resources of this kind the tenant has (exact).
     async fn count(&self, tenant: &TenantId, kind: ResourceKind) -> Result<u64, StoreError>;
 
     /// Removes every item of the tenant (resources, edges, guards, counters).

@@ -10,9 +10,7 @@ use scimlet::domain::ResourceKind;
 use scimlet::domain::UniqueValue;
 use scimlet::domain::{Link, MemberRef, Resource, TenantId};
 use scimlet::store::memory::MemoryStore;
-use scimlet::store::{
-    Directory, GuardChange, Linked, MemberChange, ResourcePage, ResourceStore, StoreError,
-};
+use scimlet::store::{Applied, Directory, Linked, ResourcePage, ResourceStore, StoreError, Write};
 use scimlet::{App, Config, admin};
 use serde_json::json;
 
@@ -39,41 +37,12 @@ impl BrokenStore {
 
 #[async_trait]
 impl ResourceStore for BrokenStore {
-    async fn create(
-        &self,
-        _: &TenantId,
-        _: &Resource,
-        _: &[UniqueValue],
-        _: &[Link],
-    ) -> Result<(), StoreError> {
-        self.fail()
-    }
     async fn get(
         &self,
         _: &TenantId,
         _: ResourceKind,
         _: &str,
     ) -> Result<Option<Resource>, StoreError> {
-        self.fail()
-    }
-    async fn replace(
-        &self,
-        _: &TenantId,
-        _: &Resource,
-        _: u64,
-        _: GuardChange<'_>,
-        _: MemberChange<'_>,
-    ) -> Result<(), StoreError> {
-        self.fail()
-    }
-    async fn delete(
-        &self,
-        _: &TenantId,
-        _: ResourceKind,
-        _: &str,
-        _: u64,
-        _: &[UniqueValue],
-    ) -> Result<(), StoreError> {
         self.fail()
     }
     async fn get_many(&self, _: &TenantId, _: &[MemberRef]) -> Result<Vec<Resource>, StoreError> {
@@ -84,17 +53,22 @@ impl ResourceStore for BrokenStore {
         _: &TenantId,
         _: ResourceKind,
         _: &str,
+        _: usize,
     ) -> Result<Option<Linked>, StoreError> {
         self.fail()
     }
-    async fn soft_delete(
+    async fn memberships(
         &self,
         _: &TenantId,
-        _: ResourceKind,
         _: &str,
-        _: u64,
-        _: &[UniqueValue],
-    ) -> Result<(), StoreError> {
+        _: &[MemberRef],
+    ) -> Result<Vec<Link>, StoreError> {
+        self.fail()
+    }
+    async fn groups_of(&self, _: &TenantId, _: &MemberRef) -> Result<Vec<MemberRef>, StoreError> {
+        self.fail()
+    }
+    async fn apply(&self, _: &TenantId, _: &Write) -> Result<Applied, StoreError> {
         self.fail()
     }
     async fn get_deleted(
@@ -103,23 +77,6 @@ impl ResourceStore for BrokenStore {
         _: ResourceKind,
         _: &str,
     ) -> Result<Option<Resource>, StoreError> {
-        self.fail()
-    }
-    async fn restore(
-        &self,
-        _: &TenantId,
-        _: &Resource,
-        _: u64,
-        _: &[UniqueValue],
-    ) -> Result<(), StoreError> {
-        self.fail()
-    }
-    async fn refresh_display(
-        &self,
-        _: &TenantId,
-        _: &MemberRef,
-        _: Option<&str>,
-    ) -> Result<(), StoreError> {
         self.fail()
     }
     async fn find_unique(

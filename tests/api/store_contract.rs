@@ -1,10 +1,13 @@
-//! The store contract: both `ResourceStore`/`Directory` implementations behave the same.
+//! The store contract: both `ResourceStore`/`Directory` implementations behave the same. The
+//! writes are built with `ops::write`, as the server builds them.
 
-use scimlet::domain::ResourceKind;
-use scimlet::domain::UniqueValue;
-use scimlet::domain::{Link, MemberRef, Resource, Tenant, TenantSettings, TokenRecord};
-use scimlet::store::{GuardChange, MemberChange, StoreError};
-use serde_json::{Map, json};
+use scimlet::domain::{
+    Link, MemberRef, Resource, ResourceKind, Tenant, TenantId, TenantSettings, TokenRecord,
+    UniqueValue, Version,
+};
+use scimlet::ops::write::{self, Change};
+use scimlet::store::{MemberDelta, ResourceStore, StoreError, Write, WriteOp};
+use serde_json::{Map, Value, json};
 
 use crate::both_stores;
 use crate::helpers::{Backend, fresh_tenant_id, stores};
@@ -15,256 +18,256 @@ both_stores!(
     purge_removes_every_item_of_a_tenant,
     directory_keeps_tenants_and_tokens,
     membership_edges_go_both_ways_and_follow_deletes,
+    membership_changes_move_the_version_and_detect_races,
+    concurrent_membership_changes_of_one_group_all_land,
+    large_membership_changes_apply_whole,
+    writes_release_only_the_guards_a_resource_holds,
     soft_deleted_resources_vanish_and_come_back,
 );
 
-fn user(id: &str, name: &str) -> Resource {
-    let mut attributes = Map::new();
-    attributes.insert("userName".into(), json!(name));
-    Resource {
-        kind: ResourceKind::User,
-        id: id.into(),
-        version: 1,
-        created: "2026-01-01T00:00:00.000Z".into(),
-        last_modified: "2026-01-01T00:00:00.000Z".into(),
-        attributes,
-        password_hash: None,
+const NOW: &str = "2026-01-01T00:00:00.000Z";
+
+fn name_guard(attr: &'static str, value: &str) -> UniqueValue {
+    UniqueValue {
+        attr,
+        normalized: value.to_lowercase(),
     }
 }
 
-fn guard(name: &str) -> Vec<UniqueValue> {
-    vec![UniqueValue {
-        attr: "userName",
-        normalized: name.to_lowercase(),
-    }]
+fn attrs(v: Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap()
+}
+
+fn create_user(id: &str, name: &str) -> Write {
+    write::create(
+        ResourceKind::User,
+        id.into(),
+        attrs(json!({"userName": name})),
+        None,
+        vec![name_guard("userName", name)],
+        Vec::new(),
+        NOW,
+    )
+}
+
+fn create_group(id: &str, name: &str, members: Vec<Link>) -> Write {
+    write::create(
+        ResourceKind::Group,
+        id.into(),
+        attrs(json!({"displayName": name})),
+        None,
+        vec![name_guard("displayName", name)],
+        members,
+        NOW,
+    )
+}
+
+fn member(kind: ResourceKind, id: &str) -> MemberRef {
+    MemberRef {
+        kind,
+        id: id.into(),
+    }
+}
+
+fn user_link(id: &str, display: &str) -> Link {
+    Link {
+        target: member(ResourceKind::User, id),
+        display: Some(display.into()),
+    }
+}
+
+fn members_write(group: &str, delta: MemberDelta, expected: Option<Version>) -> Write {
+    Write {
+        kind: ResourceKind::Group,
+        id: group.into(),
+        op: WriteOp::Members {
+            delta,
+            expected,
+            last_modified: "2026-01-02T00:00:00.000Z".into(),
+        },
+    }
+}
+
+fn add(links: Vec<Link>) -> MemberDelta {
+    MemberDelta {
+        add: links,
+        remove: Vec::new(),
+    }
+}
+
+fn remove(refs: Vec<MemberRef>) -> MemberDelta {
+    MemberDelta {
+        add: Vec::new(),
+        remove: refs,
+    }
+}
+
+async fn get(store: &dyn ResourceStore, t: &TenantId, kind: ResourceKind, id: &str) -> Resource {
+    store.get(t, kind, id).await.unwrap().expect("exists")
+}
+
+async fn rename_user(
+    store: &dyn ResourceStore,
+    t: &TenantId,
+    id: &str,
+    to: &str,
+) -> Result<(), StoreError> {
+    let current = get(store, t, ResourceKind::User, id).await;
+    let held = current.guards.clone().unwrap();
+    let change = Change {
+        attributes: attrs(json!({"userName": to})),
+        guards: vec![name_guard("userName", to)],
+        ..Change::default()
+    };
+    let w = write::update(&current, &held, change, false, NOW).unwrap();
+    store.apply(t, &w).await.map(|_| ())
 }
 
 async fn resources_round_trip_with_guards_and_versions(backend: Backend) {
     let s = stores(backend).await;
     let store = s.resources.as_ref();
     let t = fresh_tenant_id();
-    let a = user("a1", "Ann");
-    store.create(&t, &a, &guard("Ann"), &[]).await.unwrap();
-    assert_eq!(
-        store.get(&t, ResourceKind::User, "a1").await.unwrap(),
-        Some(a.clone())
-    );
+    let applied = store.apply(&t, &create_user("a1", "Ann")).await.unwrap();
+    assert_eq!(applied.version, Version::first());
+    let a = get(store, &t, ResourceKind::User, "a1").await;
+    assert_eq!(a.attributes, attrs(json!({"userName": "Ann"})));
+    assert_eq!(a.guards, Some(vec![name_guard("userName", "ann")]));
     assert_eq!(
         store.get(&t, ResourceKind::Group, "a1").await.unwrap(),
         None
     );
     assert!(matches!(
-        store
-            .create(&t, &user("a2", "ANN"), &guard("ANN"), &[])
-            .await,
+        store.apply(&t, &create_user("a2", "ANN")).await,
         Err(StoreError::Conflict { attr: "userName" })
     ));
-    assert_eq!(store.get(&t, ResourceKind::User, "a2").await.unwrap(), None);
+    assert!(matches!(
+        store.apply(&t, &create_user("a1", "Other")).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    rename_user(store, &t, "a1", "Bob").await.unwrap();
+    let renamed = get(store, &t, ResourceKind::User, "a1").await;
+    assert_eq!(renamed.version.number(), 2);
+    let (ann, bob) = (name_guard("userName", "ann"), name_guard("userName", "bob"));
     assert_eq!(
         store
-            .find_unique(&t, ResourceKind::User, &guard("ann")[0])
+            .find_unique(&t, ResourceKind::User, &ann)
             .await
             .unwrap(),
-        Some("a1".into())
+        None
     );
-    assert_eq!(store.count(&t, ResourceKind::User).await.unwrap(), 1);
-
-    // Replace moves the guard; a stale version or a missing item fails without writing.
-    let mut renamed = user("a1", "Anna");
-    renamed.version = 2;
-    let (old, new) = (guard("Ann"), guard("Anna"));
-    let change = GuardChange {
-        old: &old,
-        new: &new,
-    };
-    assert!(matches!(
+    assert_eq!(
         store
-            .replace(&t, &renamed, 7, change.clone(), MemberChange::default())
-            .await,
+            .find_unique(&t, ResourceKind::User, &bob)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("a1")
+    );
+    // A write computed from a version that is gone loses.
+    let held = a.guards.clone().unwrap();
+    let stale = write::update(
+        &a,
+        &held,
+        Change {
+            attributes: attrs(json!({"userName": "Carl"})),
+            guards: vec![name_guard("userName", "carl")],
+            ..Change::default()
+        },
+        false,
+        NOW,
+    )
+    .unwrap();
+    assert!(matches!(
+        store.apply(&t, &stale).await,
         Err(StoreError::VersionMismatch)
     ));
-    let ghost = user("zz", "ghost");
+    let mut ghost = a.clone();
+    ghost.id = "nobody".into();
+    let missing = write::retire(&ghost, Vec::new(), false, NOW);
     assert!(matches!(
-        store
-            .replace(
-                &t,
-                &ghost,
-                1,
-                GuardChange {
-                    old: &[],
-                    new: &guard("ghost")
-                },
-                MemberChange::default(),
-            )
-            .await,
+        store.apply(&t, &missing).await,
         Err(StoreError::NotFound)
     ));
-    assert_eq!(
-        store
-            .find_unique(&t, ResourceKind::User, &guard("ghost")[0])
-            .await
-            .unwrap(),
-        None
-    );
-    store
-        .replace(&t, &renamed, 1, change, MemberChange::default())
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .find_unique(&t, ResourceKind::User, &old[0])
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        store
-            .find_unique(&t, ResourceKind::User, &new[0])
-            .await
-            .unwrap(),
-        Some("a1".into())
-    );
-    // A guard taken by someone else blocks the rename atomically.
-    store
-        .create(&t, &user("b1", "Bob"), &guard("Bob"), &[])
-        .await
-        .unwrap();
-    let mut clash = user("a1", "bob");
-    clash.version = 3;
     assert!(matches!(
-        store
-            .replace(
-                &t,
-                &clash,
-                2,
-                GuardChange {
-                    old: &new,
-                    new: &guard("bob")
-                },
-                MemberChange::default(),
-            )
-            .await,
-        Err(StoreError::Conflict { attr: "userName" })
-    ));
-    assert_eq!(
-        store.get(&t, ResourceKind::User, "a1").await.unwrap(),
-        Some(renamed)
-    );
-
-    // Delete checks the version and releases guards.
-    assert!(matches!(
-        store.delete(&t, ResourceKind::User, "a1", 1, &new).await,
+        store.apply(&t, &write::retire(&a, held, false, NOW)).await,
         Err(StoreError::VersionMismatch)
     ));
-    store
-        .delete(&t, ResourceKind::User, "a1", 2, &new)
-        .await
-        .unwrap();
+    assert_eq!(store.count(&t, ResourceKind::User).await.unwrap(), 1);
+    let gone = write::retire(&renamed, renamed.guards.clone().unwrap(), false, NOW);
+    store.apply(&t, &gone).await.unwrap();
+    assert_eq!(store.get(&t, ResourceKind::User, "a1").await.unwrap(), None);
+    assert_eq!(
+        store
+            .find_unique(&t, ResourceKind::User, &bob)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.count(&t, ResourceKind::User).await.unwrap(), 0);
     assert!(matches!(
-        store.delete(&t, ResourceKind::User, "a1", 2, &new).await,
+        store.apply(&t, &gone).await,
         Err(StoreError::NotFound)
     ));
-    assert_eq!(
-        store
-            .find_unique(&t, ResourceKind::User, &new[0])
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(store.count(&t, ResourceKind::User).await.unwrap(), 1);
-    // Another tenant sees none of it.
-    let other = fresh_tenant_id();
-    assert_eq!(
-        store.get(&other, ResourceKind::User, "b1").await.unwrap(),
-        None
-    );
-    assert_eq!(store.count(&other, ResourceKind::User).await.unwrap(), 0);
-    assert_eq!(
-        store
-            .find_unique(&other, ResourceKind::User, &guard("bob")[0])
-            .await
-            .unwrap(),
-        None
-    );
 }
 
 async fn listing_is_in_id_order_and_pages_after_an_id(backend: Backend) {
     let s = stores(backend).await;
     let store = s.resources.as_ref();
     let t = fresh_tenant_id();
-    for id in ["c", "a", "e", "b", "d"] {
-        store.create(&t, &user(id, id), &[], &[]).await.unwrap();
+    for id in ["u3", "u1", "u5", "u2", "u4"] {
+        store.apply(&t, &create_user(id, id)).await.unwrap();
     }
-    let ids = |page: &scimlet::store::ResourcePage| -> Vec<String> {
-        page.items.iter().map(|r| r.id.clone()).collect()
-    };
     let first = store.list(&t, ResourceKind::User, None, 2).await.unwrap();
-    assert_eq!(ids(&first), ["a", "b"]);
-    assert_eq!(first.next_after.as_deref(), Some("b"));
-    let second = store
-        .list(&t, ResourceKind::User, Some("b"), 2)
+    let ids: Vec<&str> = first.items.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["u1", "u2"]);
+    assert_eq!(first.next_after.as_deref(), Some("u2"));
+    let rest = store
+        .list(&t, ResourceKind::User, Some("u2"), 10)
         .await
         .unwrap();
-    assert_eq!(ids(&second), ["c", "d"]);
-    let last = store
-        .list(&t, ResourceKind::User, Some("d"), 2)
-        .await
-        .unwrap();
-    assert_eq!(ids(&last), ["e"]);
-    assert_eq!(last.next_after, None);
-    let exact = store.list(&t, ResourceKind::User, None, 5).await.unwrap();
-    assert_eq!(exact.items.len(), 5);
-    assert_eq!(exact.next_after, None);
-    assert!(
-        store
-            .list(&t, ResourceKind::Group, None, 5)
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    let ids: Vec<&str> = rest.items.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["u3", "u4", "u5"]);
+    assert_eq!(rest.next_after, None);
+    assert_eq!(store.count(&t, ResourceKind::User).await.unwrap(), 5);
+    assert_eq!(store.count(&t, ResourceKind::Group).await.unwrap(), 0);
 }
 
 async fn purge_removes_every_item_of_a_tenant(backend: Backend) {
     let s = stores(backend).await;
     let store = s.resources.as_ref();
-    let (t, keep) = (fresh_tenant_id(), fresh_tenant_id());
-    for i in 0..30 {
-        let name = format!("u{i:02}");
-        store
-            .create(&t, &user(&name, &name), &guard(&name), &[])
-            .await
-            .unwrap();
-    }
+    let t = fresh_tenant_id();
+    let other = fresh_tenant_id();
+    store.apply(&t, &create_user("u1", "one")).await.unwrap();
     store
-        .create(&keep, &user("k", "k"), &guard("k"), &[])
+        .apply(
+            &t,
+            &create_group("g1", "team", vec![user_link("u1", "one")]),
+        )
+        .await
+        .unwrap();
+    store
+        .apply(&other, &create_user("u1", "one"))
         .await
         .unwrap();
     store.purge(&t).await.unwrap();
-    assert!(
-        store
-            .list(&t, ResourceKind::User, None, 100)
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
-    assert_eq!(store.count(&t, ResourceKind::User).await.unwrap(), 0);
+    assert_eq!(store.get(&t, ResourceKind::User, "u1").await.unwrap(), None);
     assert_eq!(
-        store
-            .find_unique(&t, ResourceKind::User, &guard("u01")[0])
-            .await
-            .unwrap(),
+        store.get(&t, ResourceKind::Group, "g1").await.unwrap(),
         None
     );
-    // Names are free again, and the other tenant is untouched.
-    store
-        .create(&t, &user("x", "u01"), &guard("u01"), &[])
-        .await
-        .unwrap();
+    assert_eq!(store.count(&t, ResourceKind::User).await.unwrap(), 0);
     assert!(
         store
-            .get(&keep, ResourceKind::User, "k")
+            .groups_of(&t, &member(ResourceKind::User, "u1"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The name is free again, and the other tenant is untouched.
+    store.apply(&t, &create_user("u2", "one")).await.unwrap();
+    assert!(
+        store
+            .get(&other, ResourceKind::User, "u1")
             .await
             .unwrap()
             .is_some()
@@ -292,6 +295,7 @@ async fn directory_keeps_tenants_and_tokens(backend: Backend) {
             strict_attributes: true,
             unique_group_names: false,
             soft_delete: true,
+            group_patch_no_content: true,
         },
         ..tenant.clone()
     };
@@ -347,231 +351,322 @@ async fn directory_keeps_tenants_and_tokens(backend: Backend) {
     ));
 }
 
-fn group(id: &str, name: &str) -> Resource {
-    let mut g = user(id, name);
-    g.kind = ResourceKind::Group;
-    g.attributes.clear();
-    g.attributes.insert("displayName".into(), json!(name));
-    g
-}
-
-fn link(kind: ResourceKind, id: &str, display: &str) -> Link {
-    Link {
-        target: MemberRef {
-            kind,
-            id: id.into(),
-        },
-        display: Some(display.into()),
-    }
-}
-
 async fn membership_edges_go_both_ways_and_follow_deletes(backend: Backend) {
     let s = stores(backend).await;
     let store = s.resources.as_ref();
     let t = fresh_tenant_id();
-    store
-        .create(&t, &user("u1", "ann"), &[], &[])
-        .await
-        .unwrap();
-    store
-        .create(&t, &user("u2", "bob"), &[], &[])
-        .await
-        .unwrap();
-    store
-        .create(&t, &group("g2", "Inner"), &[], &[])
-        .await
-        .unwrap();
-    let members = [
-        link(ResourceKind::User, "u1", "ann"),
-        link(ResourceKind::Group, "g2", "Inner"),
-    ];
-    store
-        .create(&t, &group("g1", "Outer"), &[], &members)
-        .await
-        .unwrap();
-    // A missing member fails the whole create.
-    let ghost = [link(ResourceKind::User, "nobody", "x")];
-    assert!(matches!(
-        store.create(&t, &group("g3", "Bad"), &[], &ghost).await,
-        Err(StoreError::MissingMember { .. })
-    ));
-    assert_eq!(
-        store.get(&t, ResourceKind::Group, "g3").await.unwrap(),
-        None
-    );
-
-    let g1 = store
-        .get_linked(&t, ResourceKind::Group, "g1")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(g1.members, members.to_vec());
-    let u1 = store
-        .get_linked(&t, ResourceKind::User, "u1")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(u1.groups, vec![link(ResourceKind::Group, "g1", "Outer")]);
-    let g2 = store
-        .get_linked(&t, ResourceKind::Group, "g2")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(g2.groups, vec![link(ResourceKind::Group, "g1", "Outer")]);
-    assert!(g2.members.is_empty());
-
-    // Replace changes membership with the version.
-    let mut g1v2 = group("g1", "Outer");
-    g1v2.version = 2;
-    let add = [link(ResourceKind::User, "u2", "bob")];
-    let remove = [MemberRef {
-        kind: ResourceKind::User,
-        id: "u1".into(),
-    }];
-    store
-        .replace(
+    for (id, name) in [("u1", "one"), ("u2", "two")] {
+        store.apply(&t, &create_user(id, name)).await.unwrap();
+    }
+    let created = store
+        .apply(
             &t,
-            &g1v2,
-            1,
-            GuardChange { old: &[], new: &[] },
-            MemberChange {
-                add: &add,
-                remove: &remove,
-            },
+            &create_group("g1", "team", vec![user_link("u1", "one")]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.member_count, 1);
+    store
+        .apply(&t, &create_group("g2", "outer", Vec::new()))
+        .await
+        .unwrap();
+    let nested = Link {
+        target: member(ResourceKind::Group, "g1"),
+        display: Some("team".into()),
+    };
+    store
+        .apply(&t, &members_write("g2", add(vec![nested.clone()]), None))
+        .await
+        .unwrap();
+    let g1 = store
+        .get_linked(&t, ResourceKind::Group, "g1", 100)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(g1.links, vec![user_link("u1", "one")]);
+    assert!(g1.complete);
+    let u1 = store
+        .get_linked(&t, ResourceKind::User, "u1", 100)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        u1.links
+            .iter()
+            .map(|l| l.target.clone())
+            .collect::<Vec<_>>(),
+        vec![member(ResourceKind::Group, "g1")]
+    );
+    assert_eq!(
+        store
+            .memberships(
+                &t,
+                "g1",
+                &[
+                    member(ResourceKind::User, "u1"),
+                    member(ResourceKind::User, "u2")
+                ]
+            )
+            .await
+            .unwrap(),
+        vec![user_link("u1", "one")]
+    );
+    assert_eq!(
+        store
+            .groups_of(&t, &member(ResourceKind::Group, "g1"))
+            .await
+            .unwrap(),
+        vec![member(ResourceKind::Group, "g2")]
+    );
+    // A rename rewrites the display copy on the group's edge.
+    let current = get(store, &t, ResourceKind::User, "u1").await;
+    let rename = write::update(
+        &current,
+        &current.guards.clone().unwrap(),
+        Change {
+            attributes: attrs(json!({"userName": "uno"})),
+            guards: vec![name_guard("userName", "uno")],
+            ..Change::default()
+        },
+        false,
+        NOW,
+    )
+    .unwrap();
+    store.apply(&t, &rename).await.unwrap();
+    let g1 = store
+        .get_linked(&t, ResourceKind::Group, "g1", 100)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(g1.links, vec![user_link("u1", "uno")]);
+    // Deleting a member removes it from its groups; deleting a group, its memberships.
+    let u1 = get(store, &t, ResourceKind::User, "u1").await;
+    store
+        .apply(
+            &t,
+            &write::retire(&u1, u1.guards.clone().unwrap(), false, NOW),
         )
         .await
         .unwrap();
     let g1 = store
-        .get_linked(&t, ResourceKind::Group, "g1")
+        .get_linked(&t, ResourceKind::Group, "g1", 100)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        g1.members,
-        vec![
-            link(ResourceKind::User, "u2", "bob"),
-            link(ResourceKind::Group, "g2", "Inner")
-        ]
-    );
-    assert!(
-        store
-            .get_linked(&t, ResourceKind::User, "u1")
-            .await
-            .unwrap()
-            .unwrap()
-            .groups
-            .is_empty()
-    );
-    // Adding a missing member changes nothing, not even the version.
-    let mut g1v3 = g1v2.clone();
-    g1v3.version = 3;
+    assert!(g1.links.is_empty());
+    let g1 = get(store, &t, ResourceKind::Group, "g1").await;
+    store
+        .apply(
+            &t,
+            &write::retire(&g1, g1.guards.clone().unwrap(), false, NOW),
+        )
+        .await
+        .unwrap();
+    let g2 = store
+        .get_linked(&t, ResourceKind::Group, "g2", 100)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(g2.links.is_empty());
+    // A missing member is refused, naming it.
+    assert!(matches!(
+        store.apply(&t, &members_write("g2", add(vec![user_link("nobody", "x")]), None)).await,
+        Err(StoreError::MissingMember { id }) if id == "nobody"
+    ));
+}
+
+async fn membership_changes_move_the_version_and_detect_races(backend: Backend) {
+    let s = stores(backend).await;
+    let store = s.resources.as_ref();
+    let t = fresh_tenant_id();
+    for id in ["u1", "u2", "u3"] {
+        store.apply(&t, &create_user(id, id)).await.unwrap();
+    }
+    store
+        .apply(&t, &create_group("g1", "team", vec![user_link("u1", "u1")]))
+        .await
+        .unwrap();
+    let before = get(store, &t, ResourceKind::Group, "g1").await;
+    let applied = store
+        .apply(
+            &t,
+            &members_write("g1", add(vec![user_link("u2", "u2")]), None),
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied.version.number(), before.version.number() + 1);
+    assert!(!applied.version.settling);
+    assert_eq!(applied.member_count, 2);
+    let after = get(store, &t, ResourceKind::Group, "g1").await;
+    assert_eq!(after.version, applied.version);
+    assert_eq!(after.member_count, 2);
+    assert_eq!(after.last_modified, "2026-01-02T00:00:00.000Z");
+    // Computed from edges that changed since: adding a member twice, removing a non-member.
     assert!(matches!(
         store
-            .replace(
+            .apply(
                 &t,
-                &g1v3,
-                2,
-                GuardChange { old: &[], new: &[] },
-                MemberChange {
-                    add: &ghost,
-                    remove: &[]
-                }
+                &members_write("g1", add(vec![user_link("u2", "u2")]), None)
             )
             .await,
-        Err(StoreError::MissingMember { .. })
+        Err(StoreError::Raced)
     ));
+    assert!(matches!(
+        store
+            .apply(
+                &t,
+                &members_write("g1", remove(vec![member(ResourceKind::User, "u3")]), None)
+            )
+            .await,
+        Err(StoreError::Raced)
+    ));
+    // Under If-Match, only the version it names.
+    assert!(matches!(
+        store
+            .apply(
+                &t,
+                &members_write("g1", add(vec![user_link("u3", "u3")]), Some(before.version))
+            )
+            .await,
+        Err(StoreError::VersionMismatch)
+    ));
+    store
+        .apply(
+            &t,
+            &members_write(
+                "g1",
+                remove(vec![member(ResourceKind::User, "u1")]),
+                Some(after.version),
+            ),
+        )
+        .await
+        .unwrap();
+    let last = get(store, &t, ResourceKind::Group, "g1").await;
+    assert_eq!(last.member_count, 1);
+    assert!(matches!(
+        store
+            .apply(
+                &t,
+                &members_write("nogroup", add(vec![user_link("u3", "u3")]), None)
+            )
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn concurrent_membership_changes_of_one_group_all_land(backend: Backend) {
+    let s = stores(backend).await;
+    let store = s.resources.clone();
+    let t = fresh_tenant_id();
+    let ids: Vec<String> = (0..20).map(|i| format!("u{i:02}")).collect();
+    for id in &ids {
+        store.apply(&t, &create_user(id, id)).await.unwrap();
+    }
+    store
+        .apply(&t, &create_group("g1", "team", Vec::new()))
+        .await
+        .unwrap();
+    let before = get(store.as_ref(), &t, ResourceKind::Group, "g1").await;
+    let adds = ids.iter().map(|id| {
+        let store = store.clone();
+        let t = t.clone();
+        let w = members_write("g1", add(vec![user_link(id, id)]), None);
+        tokio::spawn(async move { store.apply(&t, &w).await })
+    });
+    for done in futures_util::future::join_all(adds).await {
+        done.unwrap()
+            .expect("a membership change that commutes never loses a race");
+    }
+    let group = store
+        .get_linked(&t, ResourceKind::Group, "g1", 100)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(group.links.len(), 20);
+    assert_eq!(group.resource.member_count, 20);
+    assert_eq!(
+        group.resource.version.number(),
+        before.version.number() + 20
+    );
+    assert!(!group.resource.version.settling);
+}
+
+async fn large_membership_changes_apply_whole(backend: Backend) {
+    let s = stores(backend).await;
+    let store = s.resources.as_ref();
+    let t = fresh_tenant_id();
+    let ids: Vec<String> = (0..70).map(|i| format!("u{i:03}")).collect();
+    for id in &ids {
+        store.apply(&t, &create_user(id, id)).await.unwrap();
+    }
+    // Created with 60 members: more than one transaction holds.
+    let first: Vec<Link> = ids[..60].iter().map(|id| user_link(id, id)).collect();
+    let created = store
+        .apply(&t, &create_group("g1", "big", first))
+        .await
+        .unwrap();
+    assert_eq!(created.member_count, 60);
+    let change = MemberDelta {
+        add: ids[60..].iter().map(|id| user_link(id, id)).collect(),
+        remove: ids[..40]
+            .iter()
+            .map(|id| member(ResourceKind::User, id))
+            .collect(),
+    };
+    let applied = store
+        .apply(&t, &members_write("g1", change, None))
+        .await
+        .unwrap();
+    assert_eq!(applied.member_count, 30);
+    let group = store
+        .get_linked(&t, ResourceKind::Group, "g1", 1000)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut shown: Vec<String> = group.links.iter().map(|l| l.target.id.clone()).collect();
+    shown.sort();
+    assert_eq!(shown, ids[40..].to_vec());
+    let limited = store
+        .get_linked(&t, ResourceKind::Group, "g1", 10)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((limited.links.len(), limited.complete), (10, false));
+}
+
+async fn writes_release_only_the_guards_a_resource_holds(backend: Backend) {
+    let s = stores(backend).await;
+    let store = s.resources.as_ref();
+    let t = fresh_tenant_id();
+    store
+        .apply(&t, &create_group("g1", "Admins", Vec::new()))
+        .await
+        .unwrap();
+    // A second group of the same name, written while names were not unique: no guard.
+    let twin = write::create(
+        ResourceKind::Group,
+        "g2".into(),
+        attrs(json!({"displayName": "admins"})),
+        None,
+        Vec::new(),
+        Vec::new(),
+        NOW,
+    );
+    store.apply(&t, &twin).await.unwrap();
+    let g2 = get(store, &t, ResourceKind::Group, "g2").await;
+    assert_eq!(g2.guards, Some(Vec::new()));
+    store
+        .apply(&t, &write::retire(&g2, Vec::new(), false, NOW))
+        .await
+        .unwrap();
+    let guard = name_guard("displayName", "admins");
     assert_eq!(
         store
-            .get(&t, ResourceKind::Group, "g1")
+            .find_unique(&t, ResourceKind::Group, &guard)
             .await
             .unwrap()
-            .unwrap()
-            .version,
-        2
-    );
-
-    // A rename refreshes the copies on the other side.
-    store
-        .refresh_display(
-            &t,
-            &MemberRef {
-                kind: ResourceKind::User,
-                id: "u2".into(),
-            },
-            Some("Robert"),
-        )
-        .await
-        .unwrap();
-    store
-        .refresh_display(
-            &t,
-            &MemberRef {
-                kind: ResourceKind::Group,
-                id: "g1".into(),
-            },
-            Some("Outermost"),
-        )
-        .await
-        .unwrap();
-    let g1 = store
-        .get_linked(&t, ResourceKind::Group, "g1")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(g1.members[0], link(ResourceKind::User, "u2", "Robert"));
-    let u2 = store
-        .get_linked(&t, ResourceKind::User, "u2")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        u2.groups,
-        vec![link(ResourceKind::Group, "g1", "Outermost")]
-    );
-
-    // Deleting a member removes it from its groups; deleting a group frees its members.
-    store
-        .delete(&t, ResourceKind::User, "u2", 1, &[])
-        .await
-        .unwrap();
-    let g1 = store
-        .get_linked(&t, ResourceKind::Group, "g1")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(g1.members, vec![link(ResourceKind::Group, "g2", "Inner")]);
-    store
-        .delete(&t, ResourceKind::Group, "g1", 2, &[])
-        .await
-        .unwrap();
-    assert!(
-        store
-            .get_linked(&t, ResourceKind::Group, "g2")
-            .await
-            .unwrap()
-            .unwrap()
-            .groups
-            .is_empty()
-    );
-    let got = store
-        .get_many(
-            &t,
-            &[
-                MemberRef {
-                    kind: ResourceKind::Group,
-                    id: "g2".into(),
-                },
-                MemberRef {
-                    kind: ResourceKind::User,
-                    id: "u2".into(),
-                },
-            ],
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        got.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
-        ["g2"]
+            .as_deref(),
+        Some("g1")
     );
 }
 
@@ -579,137 +674,70 @@ async fn soft_deleted_resources_vanish_and_come_back(backend: Backend) {
     let s = stores(backend).await;
     let store = s.resources.as_ref();
     let t = fresh_tenant_id();
+    store.apply(&t, &create_user("u1", "ann")).await.unwrap();
     store
-        .create(&t, &user("s1", "sam"), &guard("sam"), &[])
-        .await
-        .unwrap();
-    store
-        .create(
+        .apply(
             &t,
-            &group("sg", "Team"),
-            &[],
-            &[link(ResourceKind::User, "s1", "sam")],
+            &create_group("g1", "team", vec![user_link("u1", "ann")]),
         )
         .await
         .unwrap();
-    assert!(matches!(
-        store
-            .soft_delete(&t, ResourceKind::User, "s1", 9, &guard("sam"))
-            .await,
-        Err(StoreError::VersionMismatch)
-    ));
+    let u1 = get(store, &t, ResourceKind::User, "u1").await;
     store
-        .soft_delete(&t, ResourceKind::User, "s1", 1, &guard("sam"))
+        .apply(
+            &t,
+            &write::retire(&u1, u1.guards.clone().unwrap(), true, NOW),
+        )
         .await
         .unwrap();
-    // Gone from every read; the name is free; memberships removed.
-    assert_eq!(store.get(&t, ResourceKind::User, "s1").await.unwrap(), None);
-    assert_eq!(
-        store
-            .get_linked(&t, ResourceKind::User, "s1")
-            .await
-            .unwrap(),
-        None
-    );
-    assert!(
-        store
-            .get_many(
-                &t,
-                &[MemberRef {
-                    kind: ResourceKind::User,
-                    id: "s1".into()
-                }]
-            )
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        store
-            .list(&t, ResourceKind::User, None, 10)
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    assert_eq!(store.get(&t, ResourceKind::User, "u1").await.unwrap(), None);
     assert_eq!(store.count(&t, ResourceKind::User).await.unwrap(), 0);
-    assert_eq!(
-        store
-            .find_unique(&t, ResourceKind::User, &guard("sam")[0])
-            .await
-            .unwrap(),
-        None
-    );
-    assert!(
-        store
-            .get_linked(&t, ResourceKind::Group, "sg")
-            .await
-            .unwrap()
-            .unwrap()
-            .members
-            .is_empty()
-    );
-    assert!(matches!(
-        store.delete(&t, ResourceKind::User, "s1", 2, &[]).await,
-        Err(StoreError::NotFound)
-    ));
     let deleted = store
-        .get_deleted(&t, ResourceKind::User, "s1")
+        .get_deleted(&t, ResourceKind::User, "u1")
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(deleted.version, 2);
-    // Restoring fails while the name is taken, then succeeds.
-    store
-        .create(&t, &user("s2", "SAM"), &guard("SAM"), &[])
+    assert_eq!(deleted.version.number(), u1.version.number() + 1);
+    let g1 = store
+        .get_linked(&t, ResourceKind::Group, "g1", 10)
         .await
+        .unwrap()
         .unwrap();
-    let mut back = deleted.clone();
-    back.version = 3;
+    assert!(g1.links.is_empty(), "memberships go with the delete");
+    // Its name is free; restoring while another holds it fails, naming the attribute.
+    store.apply(&t, &create_user("u2", "ann")).await.unwrap();
+    let back = write::restore(&deleted, vec![name_guard("userName", "ann")], NOW);
     assert!(matches!(
-        store.restore(&t, &back, 2, &guard("sam")).await,
+        store.apply(&t, &back).await,
         Err(StoreError::Conflict { attr: "userName" })
     ));
-    assert_eq!(store.get(&t, ResourceKind::User, "s1").await.unwrap(), None);
+    let u2 = get(store, &t, ResourceKind::User, "u2").await;
     store
-        .delete(&t, ResourceKind::User, "s2", 1, &guard("SAM"))
+        .apply(
+            &t,
+            &write::retire(&u2, u2.guards.clone().unwrap(), false, NOW),
+        )
         .await
         .unwrap();
-    store.restore(&t, &back, 2, &guard("sam")).await.unwrap();
-    assert_eq!(
-        store.get(&t, ResourceKind::User, "s1").await.unwrap(),
-        Some(back.clone())
+    let applied = store.apply(&t, &back).await.unwrap();
+    assert_eq!(applied.version.number(), deleted.version.number() + 1);
+    assert!(
+        store
+            .get(&t, ResourceKind::User, "u1")
+            .await
+            .unwrap()
+            .is_some()
     );
     assert_eq!(
         store
-            .get_deleted(&t, ResourceKind::User, "s1")
+            .get_deleted(&t, ResourceKind::User, "u1")
             .await
             .unwrap(),
         None
     );
     assert_eq!(store.count(&t, ResourceKind::User).await.unwrap(), 1);
-    assert_eq!(
-        store
-            .find_unique(&t, ResourceKind::User, &guard("sam")[0])
-            .await
-            .unwrap(),
-        Some("s1".into())
-    );
     assert!(matches!(
-        store.restore(&t, &back, 3, &[]).await,
+        store.apply(&t, &back).await,
         Err(StoreError::NotFound)
     ));
-    // Purge removes deleted items too.
-    store
-        .soft_delete(&t, ResourceKind::User, "s1", 3, &guard("sam"))
-        .await
-        .unwrap();
-    store.purge(&t).await.unwrap();
-    assert_eq!(
-        store
-            .get_deleted(&t, ResourceKind::User, "s1")
-            .await
-            .unwrap(),
-        None
-    );
 }

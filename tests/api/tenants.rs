@@ -208,7 +208,7 @@ async fn soft_delete_hides_and_restore_brings_back(backend: Backend) {
         StatusCode::NO_CONTENT
     );
     let restored = restore().await.unwrap();
-    assert_eq!(restored.version, 3);
+    assert_eq!(restored.version.number(), 3);
     let back = app.request(Method::GET, &path, None).await;
     assert_eq!(back.status, StatusCode::OK);
     assert_eq!(back.body["externalId"], "x-9");

@@ -1,7 +1,10 @@
 //! Membership edge items. A membership is two items, one under each partition, so that a
 //! group's members and a user's groups are each one `Query`:
-//! - under the group: SK `MEMBER#<U|G>#<member id>`, `type: "Member"`, `display` = the member's;
-//! - under the member: SK `GROUP#<group id>`, `type: "Membership"`, `display` = the group's.
+//! - under the group: SK `MEMBER#<U|G>#<member id>`, `type: "Member"`, `display` = the member's
+//!   (rewritten when the member is renamed: a member belongs to few groups);
+//! - under the member: SK `GROUP#<group id>`, `type: "Membership"`, no display copy (a group
+//!   of 100,000 members is renamed by rewriting one item; its name is read from the group).
+//!   Format 1 items carried one; it is ignored.
 //!
 //! Both carry `group`, `member` and `memberType`, so either can be rebuilt from the other.
 
@@ -14,7 +17,7 @@ use crate::domain::ResourceKind;
 use crate::domain::{Link, MemberRef, TenantId};
 use crate::store::{StoreError, keys};
 
-/// One membership: group id, member, and the two display copies.
+/// One membership: group id, member, and the member's display copy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Edge {
     /// The group.
@@ -23,8 +26,6 @@ pub struct Edge {
     pub member: MemberRef,
     /// The member's display name (kept on the group's side).
     pub member_display: Option<String>,
-    /// The group's display name (kept on the member's side).
-    pub group_display: Option<String>,
 }
 
 fn kind_from_name(name: &str) -> Result<ResourceKind, StoreError> {
@@ -80,13 +81,7 @@ pub fn items(tenant: &TenantId, edge: &Edge) -> (Item, Item) {
         &edge.member_display,
     );
     let mut under_member = membership_key(tenant, &edge.group, &edge.member);
-    common(
-        tenant,
-        edge,
-        &mut under_member,
-        "Membership",
-        &edge.group_display,
-    );
+    common(tenant, edge, &mut under_member, "Membership", &None);
     (under_group, under_member)
 }
 
@@ -103,8 +98,7 @@ pub fn from_item(item: &Item) -> Result<Edge, StoreError> {
             kind: kind_from_name(get_s(item, "memberType")?)?,
             id: get_s(item, "member")?.to_owned(),
         },
-        member_display: if member_side { None } else { display.clone() },
-        group_display: if member_side { display } else { None },
+        member_display: if member_side { None } else { display },
     })
 }
 
@@ -116,13 +110,13 @@ pub fn member_link(edge: &Edge) -> Link {
     }
 }
 
-/// The link seen from the member (a group).
+/// The link seen from the member (a group, without display name).
 pub fn group_link(edge: &Edge) -> Link {
     Link {
         target: MemberRef {
             kind: ResourceKind::Group,
             id: edge.group.clone(),
         },
-        display: edge.group_display.clone(),
+        display: None,
     }
 }

@@ -11,7 +11,9 @@ use serde_json::{Map, Number, Value};
 
 use super::super::{StoreError, keys};
 use crate::domain::ResourceKind;
-use crate::domain::{Resource, Tenant, TenantId, TenantSettings, TokenRecord};
+use crate::domain::{
+    Resource, Tenant, TenantId, TenantSettings, TokenRecord, UniqueValue, Version,
+};
 
 /// A DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
@@ -116,8 +118,9 @@ pub fn resource_key(tenant: &TenantId, kind: ResourceKind, id: &str) -> Item {
     ])
 }
 
-/// The full item of a resource.
-pub fn resource_item(tenant: &TenantId, r: &Resource) -> Item {
+/// The full item of a resource. `mpending` is the number of membership changes in progress
+/// (0 for a resource written whole).
+pub fn resource_item(tenant: &TenantId, r: &Resource, mpending: u64) -> Item {
     let mut item = resource_key(tenant, r.kind, &r.id);
     item.insert("GSI1PK".into(), s(keys::resources_gsi(tenant, r.kind)));
     item.insert("GSI1SK".into(), s(r.id.clone()));
@@ -125,17 +128,16 @@ pub fn resource_item(tenant: &TenantId, r: &Resource) -> Item {
     item.insert("type".into(), s(r.kind.name()));
     item.insert("tenant".into(), s(tenant.as_str()));
     item.insert("id".into(), s(r.id.clone()));
-    item.insert("version".into(), n(r.version));
+    item.insert("version".into(), n(r.version.attributes));
+    item.insert("mseq".into(), n(r.version.members));
+    item.insert("mpending".into(), n(mpending));
+    item.insert("memberCount".into(), n(r.member_count));
     item.insert("created".into(), s(r.created.clone()));
     item.insert("lastModified".into(), s(r.last_modified.clone()));
+    item.insert("data".into(), data_attr(r));
     item.insert(
-        "data".into(),
-        AttributeValue::M(
-            r.attributes
-                .iter()
-                .map(|(k, v)| (k.clone(), to_attr(v)))
-                .collect(),
-        ),
+        "guards".into(),
+        guards_attr(r.guards.as_deref().unwrap_or(&[])),
     );
     if let Some(hash) = &r.password_hash {
         item.insert("passwordHash".into(), s(hash.clone()));
@@ -143,10 +145,54 @@ pub fn resource_item(tenant: &TenantId, r: &Resource) -> Item {
     item
 }
 
+/// The `data` map of a resource item.
+pub fn data_attr(r: &Resource) -> AttributeValue {
+    AttributeValue::M(
+        r.attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), to_attr(v)))
+            .collect(),
+    )
+}
+
+/// The `guards` list of a resource item: `{attr, value}` maps.
+pub fn guards_attr(guards: &[UniqueValue]) -> AttributeValue {
+    AttributeValue::L(
+        guards
+            .iter()
+            .map(|g| {
+                AttributeValue::M(HashMap::from([
+                    ("attr".into(), s(g.attr)),
+                    ("value".into(), s(g.normalized.clone())),
+                ]))
+            })
+            .collect(),
+    )
+}
+
+fn guards_from(item: &Item) -> Option<Vec<UniqueValue>> {
+    let Some(AttributeValue::L(list)) = item.get("guards") else {
+        return None;
+    };
+    Some(
+        list.iter()
+            .filter_map(|g| match g {
+                AttributeValue::M(m) => match (m.get("attr"), m.get("value")) {
+                    (Some(AttributeValue::S(a)), Some(AttributeValue::S(v))) => {
+                        UniqueValue::from_stored(a, v.clone())
+                    }
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
 /// The item of a soft-deleted resource: marked with `deletedAt` and listed in the tenant's
 /// deleted partition of GSI1 instead of the live one.
 pub fn deleted_resource_item(tenant: &TenantId, r: &Resource, deleted_at: &str) -> Item {
-    let mut item = resource_item(tenant, r);
+    let mut item = resource_item(tenant, r, 0);
     item.insert("GSI1PK".into(), s(keys::deleted_gsi(tenant, r.kind)));
     item.insert("deletedAt".into(), s(deleted_at));
     item
@@ -166,12 +212,35 @@ pub fn resource_from_item(kind: ResourceKind, item: &Item) -> Result<Resource, S
     Ok(Resource {
         kind,
         id: get_s(item, "id")?.to_owned(),
-        version: get_u64(item, "version")?,
+        version: version_from(item)?,
         created: get_s(item, "created")?.to_owned(),
         last_modified: get_s(item, "lastModified")?.to_owned(),
         attributes,
         password_hash: get_opt_s(item, "passwordHash"),
+        guards: guards_from(item),
+        member_count: get_opt_u64(item, "memberCount").unwrap_or(0),
     })
+}
+
+/// The version of a resource item (format 1 items have neither membership counter: 0).
+pub fn version_from(item: &Item) -> Result<Version, StoreError> {
+    Ok(Version {
+        attributes: get_u64(item, "version")?,
+        members: get_opt_u64(item, "mseq").unwrap_or(0),
+        settling: get_opt_u64(item, "mpending").unwrap_or(0) > 0,
+    })
+}
+
+/// When the last membership change of a resource item started (RFC 3339), if one did.
+pub fn members_started_at(item: &Item) -> Option<String> {
+    get_opt_s(item, "mstartedAt")
+}
+
+fn get_opt_u64(item: &Item, name: &str) -> Option<u64> {
+    match item.get(name) {
+        Some(AttributeValue::N(v)) => v.parse().ok(),
+        _ => None,
+    }
 }
 
 /// The key of a tenant record.
@@ -203,6 +272,10 @@ pub fn tenant_item(t: &Tenant) -> Item {
         "softDelete".into(),
         AttributeValue::Bool(t.settings.soft_delete),
     );
+    item.insert(
+        "groupPatchNoContent".into(),
+        AttributeValue::Bool(t.settings.group_patch_no_content),
+    );
     item
 }
 
@@ -224,6 +297,11 @@ pub fn tenant_from_item(item: &Item) -> Result<Tenant, StoreError> {
                 strict_attributes: get_bool(item, "strictAttributes", defaults.strict_attributes),
                 unique_group_names: get_bool(item, "uniqueGroupNames", defaults.unique_group_names),
                 soft_delete: get_bool(item, "softDelete", defaults.soft_delete),
+                group_patch_no_content: get_bool(
+                    item,
+                    "groupPatchNoContent",
+                    defaults.group_patch_no_content,
+                ),
             }
         },
     })
@@ -287,7 +365,11 @@ mod tests {
         let r = Resource {
             kind: ResourceKind::User,
             id: "u1".into(),
-            version: 3,
+            version: Version {
+                attributes: 3,
+                members: 2,
+                settling: false,
+            },
             created: "2026-01-01T00:00:00Z".into(),
             last_modified: "2026-01-02T00:00:00Z".into(),
             attributes: json!({"userName": "bob", "emails": [{"value": "b@x"}]})
@@ -295,8 +377,37 @@ mod tests {
                 .cloned()
                 .unwrap(),
             password_hash: Some("$argon2id$...".into()),
+            guards: Some(vec![UniqueValue {
+                attr: "userName",
+                normalized: "bob".into(),
+            }]),
+            member_count: 4,
         };
-        let item = resource_item(&t, &r);
+        let item = resource_item(&t, &r, 0);
         assert_eq!(resource_from_item(ResourceKind::User, &item).unwrap(), r);
+        // A change in progress shows as settling.
+        let settling = resource_from_item(ResourceKind::User, &resource_item(&t, &r, 1)).unwrap();
+        assert!(settling.version.settling);
+    }
+
+    #[test]
+    fn format_1_items_read_as_version_0_of_membership_and_unknown_guards() {
+        let t = TenantId::new("acme").unwrap();
+        let mut item = resource_key(&t, ResourceKind::Group, "g1");
+        item.insert("id".into(), s("g1"));
+        item.insert("version".into(), n(5));
+        item.insert("created".into(), s("c"));
+        item.insert("lastModified".into(), s("m"));
+        item.insert("data".into(), AttributeValue::M(HashMap::new()));
+        let r = resource_from_item(ResourceKind::Group, &item).unwrap();
+        assert_eq!(
+            r.version,
+            Version {
+                attributes: 5,
+                members: 0,
+                settling: false
+            }
+        );
+        assert_eq!((r.guards, r.member_count), (None, 0));
     }
 }

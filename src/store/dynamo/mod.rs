@@ -21,8 +21,8 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, DeleteRequest, KeysAndAttributes, Put, PutRequest, TransactWriteItem,
-    Update, WriteRequest,
+    AttributeValue, Delete, DeleteRequest, KeysAndAttributes, Put, TransactWriteItem, Update,
+    WriteRequest,
 };
 
 pub use table::{GSI1, TableCreation, create_table};
@@ -167,15 +167,6 @@ impl Cond {
         }
     }
 
-    /// The item's `version` must be `expected` (false if the item is absent).
-    fn version(expected: u64) -> Self {
-        Cond {
-            expr: "#ver = :expected".into(),
-            names: Some(HashMap::from([("#ver".into(), "version".into())])),
-            values: Some(HashMap::from([(":expected".into(), n(expected))])),
-        }
-    }
-
     /// A guard that is free, or already held by `owner`.
     fn free_or_owned_by(owner: &str) -> Self {
         Cond {
@@ -186,11 +177,49 @@ impl Cond {
     }
 }
 
-fn counter_key(tenant: &TenantId, kind: ResourceKind) -> Item {
+fn counter_key(tenant: &TenantId, sk: String) -> Item {
     HashMap::from([
         ("PK".into(), s(keys::counter_pk(tenant))),
-        ("SK".into(), s(keys::counter_sk(kind))),
+        ("SK".into(), s(sk)),
     ])
+}
+
+/// An update (or condition) expression with its attribute names and values.
+#[derive(Default)]
+struct Expr {
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Expr {
+    /// Registers `#placeholder` for an attribute name; returns the placeholder.
+    fn name(&mut self, placeholder: &str, attribute: &str) -> String {
+        self.names
+            .insert(placeholder.to_owned(), attribute.to_owned());
+        placeholder.to_owned()
+    }
+
+    /// Registers `:placeholder` for a value; returns the placeholder.
+    fn value(&mut self, placeholder: &str, value: AttributeValue) -> String {
+        self.values.insert(placeholder.to_owned(), value);
+        placeholder.to_owned()
+    }
+
+    fn names(&self) -> Option<HashMap<String, String>> {
+        (!self.names.is_empty()).then(|| self.names.clone())
+    }
+
+    fn values(&self) -> Option<HashMap<String, AttributeValue>> {
+        (!self.values.is_empty()).then(|| self.values.clone())
+    }
+}
+
+/// How a single-item conditional write ended.
+enum Conditional {
+    /// Written; the item after the write.
+    Done(Item),
+    /// The condition failed.
+    Failed,
 }
 
 impl DynamoStore {
@@ -250,15 +279,17 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
+    /// Adds `delta` to the counter shard the resource `id` counts in.
     fn counter_update(
         &self,
         tenant: &TenantId,
         kind: ResourceKind,
+        id: &str,
         delta: i64,
     ) -> Result<TransactWriteItem, StoreError> {
         let update = Update::builder()
             .table_name(&self.table)
-            .set_key(Some(counter_key(tenant, kind)))
+            .set_key(Some(counter_key(tenant, keys::counter_shard_sk(kind, id))))
             .update_expression("ADD #n :d SET #v = :v, #t = :t, #ty = :ty")
             .expression_attribute_names("#n", "count")
             .expression_attribute_names("#v", "v")
@@ -358,6 +389,99 @@ impl DynamoStore {
         Err(StoreError::Throttled)
     }
 
+    /// An `Update` transaction action.
+    fn update_action(
+        &self,
+        key: Item,
+        update: String,
+        condition: Option<String>,
+        expr: &Expr,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression(update)
+            .set_condition_expression(condition)
+            .set_expression_attribute_names(expr.names())
+            .set_expression_attribute_values(expr.values())
+            .build()
+            .map_err(StoreError::backend)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// One conditional `UpdateItem` returning the item after it, retried on throttling.
+    async fn update_item(
+        &self,
+        key: Item,
+        update: &str,
+        condition: Option<&str>,
+        expr: &Expr,
+    ) -> Result<Conditional, StoreError> {
+        for attempt in 0..MAX_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key.clone()))
+                .update_expression(update)
+                .set_condition_expression(condition.map(str::to_owned))
+                .set_expression_attribute_names(expr.names())
+                .set_expression_attribute_values(expr.values())
+                .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+                .send()
+                .await;
+            match result {
+                Ok(out) => return Ok(Conditional::Done(out.attributes.unwrap_or_default())),
+                Err(err) if err.code() == Some("ConditionalCheckFailedException") => {
+                    return Ok(Conditional::Failed);
+                }
+                Err(err) if err.code().is_some_and(is_retryable_code) => continue,
+                Err(err) => return Err(opaque(&err)),
+            }
+        }
+        Err(StoreError::Throttled)
+    }
+
+    /// Items of one partition whose sort key starts with `prefix`, at most `limit`
+    /// (strongly consistent); the flag says whether more exist.
+    async fn query_prefix(
+        &self,
+        pk: &str,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<(Vec<Item>, bool), StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let remaining = limit.saturating_add(1).saturating_sub(items.len());
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":pk", s(pk))
+                .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(true)
+                .limit(i32::try_from(remaining.min(1000)).unwrap_or(1000))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            items.extend(out.items.unwrap_or_default());
+            if items.len() > limit {
+                items.truncate(limit);
+                return Ok((items, true));
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok((items, false)),
+            }
+        }
+    }
+
     async fn get_item(&self, key: Item) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
@@ -417,21 +541,6 @@ impl DynamoStore {
                     .set_key(Some(key))
                     .build()
                     .map(|d| WriteRequest::builder().delete_request(d).build())
-                    .map_err(StoreError::backend)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        self.batch_write(requests).await
-    }
-
-    /// Puts items in batches of 25, retrying unprocessed ones.
-    async fn batch_put(&self, items: Vec<Item>) -> Result<(), StoreError> {
-        let requests = items
-            .into_iter()
-            .map(|item| {
-                PutRequest::builder()
-                    .set_item(Some(item))
-                    .build()
-                    .map(|p| WriteRequest::builder().put_request(p).build())
                     .map_err(StoreError::backend)
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -514,30 +623,6 @@ impl DynamoStore {
         Ok(found)
     }
 
-    /// Every item under one partition key (strongly consistent, paged past 1 MB).
-    async fn query_partition(&self, pk: &str) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", s(pk))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            items.extend(out.items.unwrap_or_default());
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(items),
-            }
-        }
-    }
-
     fn key_of(it: &Item) -> Item {
         it.iter()
             .filter(|(k, _)| k.as_str() == "PK" || k.as_str() == "SK")
@@ -555,7 +640,7 @@ impl DynamoStore {
         let exists = self
             .get_item(item::resource_key(tenant, kind, id))
             .await?
-            .is_some();
+            .is_some_and(|it| !item::is_deleted(&it));
         Ok(if exists {
             StoreError::VersionMismatch
         } else {

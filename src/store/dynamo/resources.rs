@@ -1,29 +1,47 @@
-//! `ResourceStore` over the table: resources, uniqueness guards, counters and membership edges.
+//! `ResourceStore` over the table: resources, uniqueness guards, counter shards and
+//! membership edges, and how each [`Write`] is applied.
 //!
-//! A write is one `TransactWriteItems` when it fits DynamoDB's 100-action limit: the resource
-//! (conditional on its version), its guards, the counter, and for each added member a
-//! `ConditionCheck` that the member exists plus the two edge items. A larger membership change
-//! first checks the members exist (consistent `BatchGetItem`), then commits the resource,
-//! guards and version in one transaction (so a uniqueness conflict or a lost race changes
-//! nothing), then writes the edges in idempotent batches; a retry of the same request
-//! converges. Deletes remove every edge of the resource, then sweep its partition once more,
-//! so that a member added while the delete ran is not left behind.
+//! - **One transaction when it fits** (100 actions): the resource (conditional on its
+//!   version), its guards, its counter shard, and for a membership change the edges (each add
+//!   checks that the member exists and that the edge does not; each removal that it does) with
+//!   the group's membership counter.
+//! - **Membership changes that commute** (no `If-Match`, or too large for one transaction):
+//!   the group item is not part of the edge transactions, so concurrent changes of different
+//!   members never conflict. A single `UpdateItem` first marks a change in progress
+//!   (`ADD mpending 1`), the edges follow in transactions, and a final `UpdateItem` marks it
+//!   done (`ADD mpending -1, mseq 1, memberCount d`). A reader that sees `mpending > 0`, or a
+//!   different version after reading the edges, reports the version as settling. A change
+//!   whose function died leaves `mpending` up: a read that finds it older than
+//!   [`STALE_CHANGE`] with nothing started since sets it back to 0.
+//! - **Deletes** remove the resource, its guards and its count in one transaction, then its
+//!   edges (in that transaction if they fit, else in batches, at most [`RETIRE_EDGE_BUDGET`] of
+//!   them synchronously); a member's edges added meanwhile are swept once more. Edges that
+//!   point at a deleted group are ignored by readers.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 
 use super::edges::{self, Edge};
-use super::item::{self, Item};
-use super::{Cancelled, Cond, DynamoStore};
-use crate::domain::ResourceKind;
-use crate::domain::UniqueValue;
-use crate::domain::{Link, MemberRef, Resource, TenantId};
+use super::item::{self, Item, n, s};
+use super::{Cancelled, Cond, Conditional, DynamoStore, Expr};
+use crate::domain::{Link, MemberRef, Resource, ResourceKind, TenantId, UniqueValue, Version};
 use crate::store::{
-    GuardChange, Linked, MemberChange, ResourcePage, ResourceStore, StoreError, keys,
+    Applied, Linked, MemberDelta, ResourcePage, ResourceStore, Retirement, StoreError, Write,
+    WriteOp, keys,
 };
 
 /// The most actions DynamoDB accepts in one transaction.
 const MAX_TRANSACTION_ACTIONS: usize = 100;
+
+/// The most membership edges a delete removes before answering; the rest of a very large
+/// group's edges stay, ignored by readers (they point at a group that no longer exists).
+pub const RETIRE_EDGE_BUDGET: usize = 10_000;
+
+/// How long a membership change may look in progress, with no other started since, before a
+/// reader takes its function for dead (Lambda's limit is 15 minutes; the template sets 29 s).
+pub const STALE_CHANGE: Duration = Duration::from_secs(20 * 60);
 
 /// What a transaction action stands for, to interpret a cancellation by position.
 #[derive(Debug, Clone)]
@@ -34,6 +52,8 @@ enum Meaning {
     Guard(&'static str),
     /// A member that must exist.
     Member(String),
+    /// An edge that must be absent (added) or present (removed).
+    Edge,
     /// Anything whose condition cannot fail in normal operation.
     Plain,
 }
@@ -54,19 +74,51 @@ impl Plan {
     fn len(&self) -> usize {
         self.actions.len()
     }
-}
 
-/// The display name copied onto edges that point at a group.
-fn group_display(group: &Resource) -> Option<String> {
-    group
-        .attributes
-        .get("displayName")
-        .and_then(|v| v.as_str())
-        .map(str::to_owned)
+    fn append(&mut self, other: Plan) {
+        self.actions.extend(other.actions);
+        self.meanings.extend(other.meanings);
+    }
 }
 
 fn resource_key_of(tenant: &TenantId, member: &MemberRef) -> Item {
     item::resource_key(tenant, member.kind, &member.id)
+}
+
+/// Actions per added member (exists check, two edges) and per removed one (two edges).
+const ADD_ACTIONS: usize = 3;
+const REMOVE_ACTIONS: usize = 2;
+
+fn delta_actions(delta: &MemberDelta) -> usize {
+    delta.add.len() * ADD_ACTIONS + delta.remove.len() * REMOVE_ACTIONS
+}
+
+/// The condition that the stored version is `expected` (and no membership change is in
+/// progress, and the item is live). Format 1 items have no membership counters: absent is 0.
+fn version_condition(expected: Version, expr: &mut Expr) -> String {
+    let ver = expr.name("#ver", "version");
+    let ms = expr.name("#ms", "mseq");
+    let mp = expr.name("#mp", "mpending");
+    let del = expr.name("#del", "deletedAt");
+    let va = expr.value(":expectedVersion", n(expected.attributes));
+    let zero = expr.value(":zero", n(0));
+    let members = if expected.members == 0 {
+        format!("(attribute_not_exists({ms}) OR {ms} = {zero})")
+    } else {
+        let m = expr.value(":expectedMembers", n(expected.members));
+        format!("{ms} = {m}")
+    };
+    format!(
+        "{ver} = {va} AND {members} AND (attribute_not_exists({mp}) OR {mp} = {zero}) \
+         AND attribute_not_exists({del})"
+    )
+}
+
+fn deleted_version_condition(expected: Version, expr: &mut Expr) -> String {
+    let ver = expr.name("#ver", "version");
+    let del = expr.name("#del", "deletedAt");
+    let va = expr.value(":expectedVersion", n(expected.attributes));
+    format!("{ver} = {va} AND attribute_exists({del})")
 }
 
 impl DynamoStore {
@@ -80,12 +132,43 @@ impl DynamoStore {
                     Some(Meaning::Resource) => on_resource,
                     Some(Meaning::Guard(attr)) => StoreError::Conflict { attr },
                     Some(Meaning::Member(id)) => StoreError::MissingMember { id: id.clone() },
+                    Some(Meaning::Edge) => StoreError::Raced,
                     Some(Meaning::Plain) | None => {
                         StoreError::backend("a transaction condition failed unexpectedly")
                     }
                 })
             }
         }
+    }
+
+    fn plain_put(&self, it: Item, cond: Option<Cond>) -> Result<TransactWriteItem, StoreError> {
+        match cond {
+            Some(cond) => self.put(it, cond),
+            None => {
+                let put = aws_sdk_dynamodb::types::Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(it))
+                    .build()
+                    .map_err(StoreError::backend)?;
+                Ok(TransactWriteItem::builder().put(put).build())
+            }
+        }
+    }
+
+    fn delete_edge_action(
+        &self,
+        key: Item,
+        must_exist: bool,
+    ) -> Result<TransactWriteItem, StoreError> {
+        if must_exist {
+            return self.delete_action(key, Cond::present());
+        }
+        let delete = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .build()
+            .map_err(StoreError::backend)?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
     fn member_exists_check(
@@ -96,103 +179,497 @@ impl DynamoStore {
         let check = ConditionCheck::builder()
             .table_name(&self.table)
             .set_key(Some(resource_key_of(tenant, member)))
-            .condition_expression(Cond::present().expr)
+            .condition_expression("attribute_exists(PK) AND attribute_not_exists(deletedAt)")
             .build()
             .map_err(StoreError::backend)?;
         Ok(TransactWriteItem::builder().condition_check(check).build())
     }
 
-    fn plain_put(&self, it: Item) -> Result<TransactWriteItem, StoreError> {
-        let put = aws_sdk_dynamodb::types::Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(it))
-            .build()
-            .map_err(StoreError::backend)?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-
-    fn plain_delete(&self, key: Item) -> Result<TransactWriteItem, StoreError> {
-        let delete = aws_sdk_dynamodb::types::Delete::builder()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .build()
-            .map_err(StoreError::backend)?;
-        Ok(TransactWriteItem::builder().delete(delete).build())
-    }
-
-    /// Fails with [`StoreError::MissingMember`] unless every member exists.
-    async fn check_members_exist(
+    /// The actions of one membership change, one small plan per member (so that a large
+    /// change is cut into transactions without splitting a member's actions).
+    fn delta_plans(
         &self,
         tenant: &TenantId,
-        members: &[&MemberRef],
+        group: &str,
+        delta: &MemberDelta,
+    ) -> Result<Vec<Plan>, StoreError> {
+        let mut plans = Vec::with_capacity(delta.add.len() + delta.remove.len());
+        for gone in &delta.remove {
+            let mut plan = Plan::default();
+            plan.push(
+                self.delete_edge_action(edges::member_key(tenant, group, gone), true)?,
+                Meaning::Edge,
+            );
+            plan.push(
+                self.delete_edge_action(edges::membership_key(tenant, group, gone), false)?,
+                Meaning::Plain,
+            );
+            plans.push(plan);
+        }
+        for link in &delta.add {
+            let edge = Edge {
+                group: group.to_owned(),
+                member: link.target.clone(),
+                member_display: link.display.clone(),
+            };
+            let (under_group, under_member) = edges::items(tenant, &edge);
+            let mut plan = Plan::default();
+            plan.push(
+                self.member_exists_check(tenant, &link.target)?,
+                Meaning::Member(link.target.id.clone()),
+            );
+            plan.push(
+                self.plain_put(under_group, Some(Cond::absent()))?,
+                Meaning::Edge,
+            );
+            plan.push(self.plain_put(under_member, None)?, Meaning::Plain);
+            plans.push(plan);
+        }
+        Ok(plans)
+    }
+
+    /// An `Update` of a resource item's attributes (keeping its membership counters), under
+    /// `condition`; with `members` set, also counting one membership change of that size.
+    fn resource_update(
+        &self,
+        tenant: &TenantId,
+        resource: &Resource,
+        mut expr: Expr,
+        condition: String,
+        members: Option<i64>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let data = expr.name("#data", "data");
+        let lm = expr.name("#lm", "lastModified");
+        let g = expr.name("#g", "guards");
+        let fmt = expr.name("#v", "v");
+        let ver = expr.name("#ver", "version");
+        let ph = expr.name("#ph", "passwordHash");
+        let mut set = vec![
+            format!(
+                "{ver} = {}",
+                expr.value(":version", n(resource.version.attributes))
+            ),
+            format!(
+                "{data} = {}",
+                expr.value(":data", item::data_attr(resource))
+            ),
+            format!(
+                "{lm} = {}",
+                expr.value(":lm", s(resource.last_modified.clone()))
+            ),
+            format!(
+                "{g} = {}",
+                expr.value(
+                    ":guards",
+                    item::guards_attr(resource.guards.as_deref().unwrap_or(&[]))
+                )
+            ),
+            format!("{fmt} = {}", expr.value(":fmt", n(keys::FORMAT_VERSION))),
+        ];
+        let mut remove = Vec::new();
+        match &resource.password_hash {
+            Some(hash) => set.push(format!("{ph} = {}", expr.value(":ph", s(hash.clone())))),
+            None => remove.push(ph),
+        }
+        let mut update = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            update.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        if let Some(delta) = members {
+            let ms = expr.name("#ms", "mseq");
+            let mc = expr.name("#mc", "memberCount");
+            let one = expr.value(":one", n(1));
+            let d = expr.value(":countChange", n(delta));
+            update.push_str(&format!(" ADD {ms} {one}, {mc} {d}"));
+        }
+        self.update_action(
+            item::resource_key(tenant, resource.kind, &resource.id),
+            update,
+            Some(condition),
+            &expr,
+        )
+    }
+
+    fn guard_actions(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        claim: &[UniqueValue],
+        release: &[UniqueValue],
+        plan: &mut Plan,
     ) -> Result<(), StoreError> {
-        let keys: Vec<Item> = members.iter().map(|m| resource_key_of(tenant, m)).collect();
-        let found = self.existing(keys, Some("PK, SK")).await?;
-        let present = |m: &MemberRef| {
-            let pk = keys::resource_pk(tenant, m.kind, &m.id);
-            found
-                .iter()
-                .any(|it| item::get_s(it, "PK").is_ok_and(|p| p == pk))
+        for v in claim {
+            plan.push(self.guard_put(tenant, kind, v, id)?, Meaning::Guard(v.attr));
+        }
+        for v in release {
+            plan.push(self.guard_delete(tenant, kind, v, id)?, Meaning::Plain);
+        }
+        Ok(())
+    }
+
+    async fn create(
+        &self,
+        tenant: &TenantId,
+        resource: &Resource,
+        members: &[Link],
+    ) -> Result<Applied, StoreError> {
+        let guards = resource.guards.clone().unwrap_or_default();
+        let delta = MemberDelta {
+            add: members.to_vec(),
+            remove: Vec::new(),
         };
-        match members.iter().find(|m| !present(m)) {
-            Some(missing) => Err(StoreError::MissingMember {
-                id: missing.id.clone(),
-            }),
-            None => Ok(()),
+        let fits = 2 + guards.len() + delta_actions(&delta) <= MAX_TRANSACTION_ACTIONS;
+        let mut stored = resource.clone();
+        stored.member_count = if fits { members.len() as u64 } else { 0 };
+        let pending = u64::from(!fits);
+        let mut plan = Plan::default();
+        plan.push(
+            self.put(
+                item::resource_item(tenant, &stored, pending),
+                Cond::absent(),
+            )?,
+            Meaning::Resource,
+        );
+        self.guard_actions(tenant, resource.kind, &resource.id, &guards, &[], &mut plan)?;
+        plan.push(
+            self.counter_update(tenant, resource.kind, &resource.id, 1)?,
+            Meaning::Plain,
+        );
+        if fits {
+            for p in self.delta_plans(tenant, &resource.id, &delta)? {
+                plan.append(p);
+            }
+            self.run(plan, StoreError::AlreadyExists).await?;
+            return Ok(Applied {
+                version: stored.version,
+                member_count: stored.member_count,
+            });
         }
+        // A large group: created first (its membership change in progress), then its edges.
+        self.run(plan, StoreError::AlreadyExists).await?;
+        let outcome = self.write_edges(tenant, &resource.id, &delta).await;
+        self.finish_members(tenant, &resource.id, outcome, &resource.last_modified)
+            .await
     }
 
-    /// Commits `core` with the edge writes in one transaction if they fit, else `core` first
-    /// and the edges in batches after checking that the added members exist.
-    async fn commit_with_edges(
+    async fn update(&self, tenant: &TenantId, write: &Write) -> Result<Applied, StoreError> {
+        let WriteOp::Update {
+            resource,
+            expected,
+            claim,
+            release,
+            members: delta,
+            ..
+        } = &write.op
+        else {
+            return Err(StoreError::backend("not an update"));
+        };
+        let expected = *expected;
+        let mut expr = Expr::default();
+        let condition = version_condition(expected, &mut expr);
+        let together = !delta.is_empty()
+            && 1 + claim.len() + release.len() + delta_actions(delta) <= MAX_TRANSACTION_ACTIONS;
+        let count_change = together.then(|| delta.count_change());
+        let mut plan = Plan::default();
+        plan.push(
+            self.resource_update(tenant, resource, expr, condition, count_change)?,
+            Meaning::Resource,
+        );
+        self.guard_actions(tenant, write.kind, &write.id, claim, release, &mut plan)?;
+        if together {
+            for p in self.delta_plans(tenant, &write.id, delta)? {
+                plan.append(p);
+            }
+        }
+        match self.run(plan, StoreError::VersionMismatch).await {
+            Err(StoreError::VersionMismatch) => {
+                return Err(self.version_failure(tenant, write.kind, &write.id).await?);
+            }
+            other => other?,
+        }
+        if !delta.is_empty() && !together {
+            // Too large for one transaction: the membership follows as its own change.
+            return self
+                .change_members(tenant, &write.id, delta, None, &resource.last_modified)
+                .await;
+        }
+        let mut version = resource.version;
+        version.members = expected.members + u64::from(together);
+        Ok(Applied {
+            version,
+            member_count: resource
+                .member_count
+                .saturating_add_signed(count_change.unwrap_or(0)),
+        })
+    }
+
+    /// Writes the edges of a membership change in transactions; returns how far it got.
+    async fn write_edges(
         &self,
         tenant: &TenantId,
-        mut core: Plan,
-        on_resource: StoreError,
-        added: &[Edge],
-        removed: &[Edge],
-    ) -> Result<(), StoreError> {
-        if core.len() + added.len() * 3 + removed.len() * 2 <= MAX_TRANSACTION_ACTIONS {
-            for edge in added {
-                core.push(
-                    self.member_exists_check(tenant, &edge.member)?,
-                    Meaning::Member(edge.member.id.clone()),
-                );
-                let (under_group, under_member) = edges::items(tenant, edge);
-                core.push(self.plain_put(under_group)?, Meaning::Plain);
-                core.push(self.plain_put(under_member)?, Meaning::Plain);
+        group: &str,
+        delta: &MemberDelta,
+    ) -> EdgeOutcome {
+        let plans = match self.delta_plans(tenant, group, delta) {
+            Ok(plans) => plans,
+            Err(err) => return EdgeOutcome::failed(0, err),
+        };
+        let mut batch = Plan::default();
+        let mut in_batch = 0i64;
+        let mut committed = 0i64;
+        let sign = |i: usize| if i < delta.remove.len() { -1 } else { 1 };
+        for (i, plan) in plans.into_iter().enumerate() {
+            if batch.len() + plan.len() > MAX_TRANSACTION_ACTIONS {
+                if let Err(err) = self
+                    .run(std::mem::take(&mut batch), StoreError::Raced)
+                    .await
+                {
+                    return EdgeOutcome::failed(committed, err);
+                }
+                committed += in_batch;
+                in_batch = 0;
             }
-            for edge in removed {
-                core.push(
-                    self.plain_delete(edges::member_key(tenant, &edge.group, &edge.member))?,
-                    Meaning::Plain,
-                );
-                core.push(
-                    self.plain_delete(edges::membership_key(tenant, &edge.group, &edge.member))?,
-                    Meaning::Plain,
-                );
+            batch.append(plan);
+            in_batch += sign(i);
+        }
+        if batch.len() > 0 {
+            if let Err(err) = self.run(batch, StoreError::Raced).await {
+                return EdgeOutcome::failed(committed, err);
             }
-            return self.run(core, on_resource).await;
+            committed += in_batch;
         }
-        let members: Vec<&MemberRef> = added.iter().map(|e| &e.member).collect();
-        self.check_members_exist(tenant, &members).await?;
-        self.run(core, on_resource).await?;
-        let mut puts = Vec::with_capacity(added.len() * 2);
-        for edge in added {
-            let (a, b) = edges::items(tenant, edge);
-            puts.push(a);
-            puts.push(b);
+        EdgeOutcome {
+            committed,
+            any: true,
+            error: None,
         }
-        self.batch_put(puts).await?;
-        let mut deletes = Vec::with_capacity(removed.len() * 2);
-        for edge in removed {
-            deletes.push(edges::member_key(tenant, &edge.group, &edge.member));
-            deletes.push(edges::membership_key(tenant, &edge.group, &edge.member));
-        }
-        self.batch_delete(deletes).await
     }
 
-    /// Deletes every edge under a resource's partition, and the twin of each.
+    /// Marks a membership change done: counted in `mseq` (if anything was written) and in
+    /// `memberCount`, `lastModified` set, `mpending` back down.
+    async fn finish_members(
+        &self,
+        tenant: &TenantId,
+        group: &str,
+        outcome: EdgeOutcome,
+        last_modified: &str,
+    ) -> Result<Applied, StoreError> {
+        let mut expr = Expr::default();
+        let mp = expr.name("#mp", "mpending");
+        let minus = expr.value(":minusOne", n(-1));
+        let mut update = format!("ADD {mp} {minus}");
+        if outcome.any {
+            let ms = expr.name("#ms", "mseq");
+            let mc = expr.name("#mc", "memberCount");
+            let lm = expr.name("#lm", "lastModified");
+            let one = expr.value(":one", n(1));
+            let d = expr.value(":countChange", n(outcome.committed));
+            let at = expr.value(":lm", s(last_modified));
+            update = format!("ADD {mp} {minus}, {ms} {one}, {mc} {d} SET {lm} = {at}");
+        }
+        let key = item::resource_key(tenant, ResourceKind::Group, group);
+        let after = match self.update_item(key, &update, None, &expr).await? {
+            Conditional::Done(it) => it,
+            Conditional::Failed => return Err(StoreError::backend("unconditional update failed")),
+        };
+        if let Some(err) = outcome.error {
+            return Err(err);
+        }
+        let resource = item::resource_from_item(ResourceKind::Group, &after)?;
+        Ok(Applied {
+            version: resource.version,
+            member_count: resource.member_count,
+        })
+    }
+
+    /// A membership change that commutes with others (see the module docs).
+    async fn change_members(
+        &self,
+        tenant: &TenantId,
+        group: &str,
+        delta: &MemberDelta,
+        expected: Option<Version>,
+        last_modified: &str,
+    ) -> Result<Applied, StoreError> {
+        let mut expr = Expr::default();
+        let mp = expr.name("#mp", "mpending");
+        let msa = expr.name("#msa", "mstartedAt");
+        let one = expr.value(":one", n(1));
+        let now = expr.value(":now", s(crate::clock::now_rfc3339()));
+        let condition = match expected {
+            Some(v) => version_condition(v, &mut expr),
+            None => "attribute_exists(PK) AND attribute_not_exists(deletedAt)".to_owned(),
+        };
+        let key = item::resource_key(tenant, ResourceKind::Group, group);
+        let update = format!("ADD {mp} {one} SET {msa} = {now}");
+        if let Conditional::Failed = self
+            .update_item(key, &update, Some(&condition), &expr)
+            .await?
+        {
+            return Err(match expected {
+                Some(_) => {
+                    self.version_failure(tenant, ResourceKind::Group, group)
+                        .await?
+                }
+                None => StoreError::NotFound,
+            });
+        }
+        let outcome = self.write_edges(tenant, group, delta).await;
+        self.finish_members(tenant, group, outcome, last_modified)
+            .await
+    }
+
+    async fn retire(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected: Version,
+        release: &[UniqueValue],
+        how: &Retirement,
+    ) -> Result<Applied, StoreError> {
+        let found = self.edges_of(tenant, kind, id, RETIRE_EDGE_BUDGET).await?;
+        let mut expr = Expr::default();
+        let condition = version_condition(expected, &mut expr);
+        let cond = Cond {
+            expr: condition,
+            names: expr.names(),
+            values: expr.values(),
+        };
+        let (first, applied) = match how {
+            Retirement::Delete => (
+                self.delete_action(item::resource_key(tenant, kind, id), cond)?,
+                Applied {
+                    version: expected,
+                    member_count: 0,
+                },
+            ),
+            Retirement::SoftDelete { at, resource } => (
+                self.put(item::deleted_resource_item(tenant, resource, at), cond)?,
+                Applied {
+                    version: resource.version,
+                    member_count: 0,
+                },
+            ),
+        };
+        let mut plan = Plan::default();
+        plan.push(first, Meaning::Resource);
+        self.guard_actions(tenant, kind, id, &[], release, &mut plan)?;
+        plan.push(self.counter_update(tenant, kind, id, -1)?, Meaning::Plain);
+        let together = plan.len() + found.len() * 2 <= MAX_TRANSACTION_ACTIONS;
+        if together {
+            for edge in &found {
+                plan.push(
+                    self.delete_edge_action(
+                        edges::member_key(tenant, &edge.group, &edge.member),
+                        false,
+                    )?,
+                    Meaning::Plain,
+                );
+                plan.push(
+                    self.delete_edge_action(
+                        edges::membership_key(tenant, &edge.group, &edge.member),
+                        false,
+                    )?,
+                    Meaning::Plain,
+                );
+            }
+        }
+        match self.run(plan, StoreError::VersionMismatch).await {
+            Err(StoreError::VersionMismatch) => {
+                return Err(self.version_failure(tenant, kind, id).await?);
+            }
+            other => other?,
+        }
+        if !together {
+            self.delete_edges(tenant, &found).await?;
+        }
+        // Memberships added while this ran left edges under it: remove them too.
+        let late = self
+            .edges_of_member(tenant, kind, id, RETIRE_EDGE_BUDGET)
+            .await?;
+        self.delete_edges(tenant, &late).await?;
+        Ok(applied)
+    }
+
+    async fn restore(
+        &self,
+        tenant: &TenantId,
+        resource: &Resource,
+        expected: Version,
+    ) -> Result<Applied, StoreError> {
+        let mut expr = Expr::default();
+        let condition = deleted_version_condition(expected, &mut expr);
+        let cond = Cond {
+            expr: condition,
+            names: expr.names(),
+            values: expr.values(),
+        };
+        let mut stored = resource.clone();
+        stored.member_count = 0;
+        let mut plan = Plan::default();
+        plan.push(
+            self.put(item::resource_item(tenant, &stored, 0), cond)?,
+            Meaning::Resource,
+        );
+        let guards = resource.guards.clone().unwrap_or_default();
+        self.guard_actions(tenant, resource.kind, &resource.id, &guards, &[], &mut plan)?;
+        plan.push(
+            self.counter_update(tenant, resource.kind, &resource.id, 1)?,
+            Meaning::Plain,
+        );
+        match self.run(plan, StoreError::VersionMismatch).await {
+            Err(StoreError::VersionMismatch) => Err(
+                match self
+                    .get_deleted(tenant, resource.kind, &resource.id)
+                    .await?
+                {
+                    Some(_) => StoreError::VersionMismatch,
+                    None => StoreError::NotFound,
+                },
+            ),
+            Err(other) => Err(other),
+            Ok(()) => Ok(Applied {
+                version: stored.version,
+                member_count: 0,
+            }),
+        }
+    }
+
+    /// Rewrites the display copy of `member` on the edges of the groups it belongs to, each
+    /// only if that edge still exists (so a concurrent removal is never undone).
+    async fn refresh_display(
+        &self,
+        tenant: &TenantId,
+        member: &MemberRef,
+        display: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let groups = self
+            .edges_of_member(tenant, member.kind, &member.id, usize::MAX)
+            .await?;
+        for chunk in groups.chunks(16) {
+            let updates = chunk.iter().map(|edge| {
+                let mut expr = Expr::default();
+                let d = expr.name("#d", "display");
+                let update = match display {
+                    Some(text) => format!("SET {d} = {}", expr.value(":d", s(text))),
+                    None => format!("REMOVE {d}"),
+                };
+                let key = edges::member_key(tenant, &edge.group, &edge.member);
+                async move {
+                    self.update_item(key, &update, Some("attribute_exists(PK)"), &expr)
+                        .await
+                }
+            });
+            for result in futures_util::future::join_all(updates).await {
+                result?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes both items of each edge, in batches.
     async fn delete_edges(&self, tenant: &TenantId, found: &[Edge]) -> Result<(), StoreError> {
         let mut keys = Vec::with_capacity(found.len() * 2);
         for edge in found {
@@ -202,145 +679,195 @@ impl DynamoStore {
         self.batch_delete(keys).await
     }
 
-    /// Reads a partition: the resource item and its edges.
+    /// The edges of a resource as a member (its groups), at most `limit`.
+    async fn edges_of_member(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<Edge>, StoreError> {
+        let pk = keys::resource_pk(tenant, kind, id);
+        let (items, _) = self
+            .query_prefix(&pk, keys::GROUP_EDGE_PREFIX, limit)
+            .await?;
+        items.iter().map(edges::from_item).collect()
+    }
+
+    /// Every edge of a resource (as a group: its members; as a member: its groups), at most
+    /// `limit` of each.
+    async fn edges_of(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<Edge>, StoreError> {
+        let mut found = self.edges_of_member(tenant, kind, id, limit).await?;
+        if kind == ResourceKind::Group {
+            let pk = keys::resource_pk(tenant, kind, id);
+            let (items, _) = self.query_prefix(&pk, keys::MEMBER_PREFIX, limit).await?;
+            for it in &items {
+                found.push(edges::from_item(it)?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// One consistent `Query` of a resource's partition: its item, and its links (a group's
+    /// members, a user's groups), at most `limit`; the flag says whether that is all of them.
     async fn read_partition(
         &self,
         tenant: &TenantId,
         kind: ResourceKind,
         id: &str,
-    ) -> Result<(Option<Resource>, Vec<Edge>), StoreError> {
-        let items = self
-            .query_partition(&keys::resource_pk(tenant, kind, id))
-            .await?;
+        limit: usize,
+    ) -> Result<(Option<Item>, Vec<Link>, bool), StoreError> {
+        let pk = keys::resource_pk(tenant, kind, id);
+        let (prefix, link): (&str, fn(&Edge) -> Link) = match kind {
+            ResourceKind::Group => (keys::MEMBER_PREFIX, edges::member_link),
+            ResourceKind::User => (keys::GROUP_EDGE_PREFIX, edges::group_link),
+        };
         let mut resource = None;
-        let mut found = Vec::new();
-        for it in &items {
-            let sk = item::get_s(it, "SK")?;
-            if sk == keys::resource_sk(kind) {
-                if !item::is_deleted(it) {
-                    resource = Some(item::resource_from_item(kind, it)?);
+        let mut links = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", s(&pk))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(super::sdk_error)?;
+            for it in out.items.unwrap_or_default() {
+                let sk = item::get_s(&it, "SK")?;
+                if sk == keys::resource_sk(kind) {
+                    resource = Some(it);
+                } else if sk.starts_with(prefix) {
+                    if links.len() == limit {
+                        return Ok((resource, links, false));
+                    }
+                    links.push(link(&edges::from_item(&it)?));
                 }
-            } else if sk.starts_with(keys::MEMBER_PREFIX) || sk.starts_with(keys::GROUP_EDGE_PREFIX)
-            {
-                found.push(edges::from_item(it)?);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok((resource, links, true)),
             }
         }
-        Ok((resource, found))
     }
-}
 
-/// How a resource leaves the live set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Retirement {
-    /// The item is deleted.
-    Delete,
-    /// The item stays, marked deleted (soft delete).
-    MarkDeleted,
-}
+    /// Decodes a live resource item, first settling a membership change whose function died.
+    async fn live(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        it: Item,
+    ) -> Result<Option<Resource>, StoreError> {
+        if item::is_deleted(&it) {
+            return Ok(None);
+        }
+        let resource = item::resource_from_item(kind, &it)?;
+        if resource.version.settling && self.is_stale(&it) {
+            self.settle(tenant, kind, &resource.id, &it).await?;
+            return match self
+                .get_item(item::resource_key(tenant, kind, &resource.id))
+                .await?
+            {
+                Some(fresh) if !item::is_deleted(&fresh) => {
+                    Ok(Some(item::resource_from_item(kind, &fresh)?))
+                }
+                _ => Ok(None),
+            };
+        }
+        Ok(Some(resource))
+    }
 
-impl DynamoStore {
-    /// Deletes or soft-deletes a resource at `expected_version`: the resource action, its
-    /// guards released, the counter decremented and every edge removed, in one transaction if
-    /// it fits; then the partition is swept for edges added while this ran.
-    async fn retire(
+    fn is_stale(&self, it: &Item) -> bool {
+        let Some(started) = item::members_started_at(it) else {
+            return true;
+        };
+        let Ok(started) =
+            time::OffsetDateTime::parse(&started, &time::format_description::well_known::Rfc3339)
+        else {
+            return true;
+        };
+        let age = time::OffsetDateTime::now_utc() - started;
+        age > time::Duration::try_from(STALE_CHANGE).unwrap_or(time::Duration::MAX)
+    }
+
+    /// Declares the in-progress membership changes of an item dead, if nothing changed since
+    /// it was read.
+    async fn settle(
         &self,
         tenant: &TenantId,
         kind: ResourceKind,
         id: &str,
-        expected_version: u64,
-        unique: &[UniqueValue],
-        how: Retirement,
+        seen: &Item,
     ) -> Result<(), StoreError> {
-        let (resource, found) = self.read_partition(tenant, kind, id).await?;
-        let mut resource = match resource {
-            None => return Err(StoreError::NotFound),
-            Some(r) if r.version != expected_version => return Err(StoreError::VersionMismatch),
-            Some(r) => r,
+        let mut expr = Expr::default();
+        let mp = expr.name("#mp", "mpending");
+        let zero = expr.value(":zero", n(0));
+        let mut condition = match seen.get("mpending") {
+            Some(pending) => format!("{mp} = {}", expr.value(":seenPending", pending.clone())),
+            None => return Ok(()),
         };
-        let first = match how {
-            Retirement::Delete => self.delete_action(
-                item::resource_key(tenant, kind, id),
-                Cond::version(expected_version),
-            )?,
-            Retirement::MarkDeleted => {
-                resource.version += 1;
-                let deleted_at = crate::clock::now_rfc3339();
-                self.put(
-                    item::deleted_resource_item(tenant, &resource, &deleted_at),
-                    Cond::version(expected_version),
-                )?
-            }
-        };
-        let mut core = Plan::default();
-        core.push(first, Meaning::Resource);
-        for v in unique {
-            core.push(self.guard_delete(tenant, kind, v, id)?, Meaning::Plain);
+        let msa = expr.name("#msa", "mstartedAt");
+        match seen.get("mstartedAt") {
+            Some(at) => condition.push_str(&format!(
+                " AND {msa} = {}",
+                expr.value(":seenStart", at.clone())
+            )),
+            None => condition.push_str(&format!(" AND attribute_not_exists({msa})")),
         }
-        core.push(self.counter_update(tenant, kind, -1)?, Meaning::Plain);
-        match self
-            .commit_with_edges(tenant, core, StoreError::VersionMismatch, &[], &found)
-            .await
-        {
-            Err(StoreError::VersionMismatch) => {
-                return Err(self.version_failure(tenant, kind, id).await?);
-            }
-            other => other?,
-        }
-        // Members added between the read and this write left edges here: remove them too.
-        let (_, late) = self.read_partition(tenant, kind, id).await?;
-        self.delete_edges(tenant, &late).await
+        let update = format!("SET {mp} = {zero}");
+        self.update_item(
+            item::resource_key(tenant, kind, id),
+            &update,
+            Some(&condition),
+            &expr,
+        )
+        .await
+        .map(|_| ())
     }
 }
 
-fn edge_for(group: &Resource, link: &Link) -> Edge {
-    Edge {
-        group: group.id.clone(),
-        member: link.target.clone(),
-        member_display: link.display.clone(),
-        group_display: group_display(group),
+/// How far the edges of a membership change got.
+struct EdgeOutcome {
+    /// The member count change of the transactions that committed.
+    committed: i64,
+    /// Whether any edge transaction may have committed (then the change is counted).
+    any: bool,
+    /// Why it stopped, if it did.
+    error: Option<StoreError>,
+}
+
+impl EdgeOutcome {
+    fn failed(committed: i64, error: StoreError) -> Self {
+        EdgeOutcome {
+            committed,
+            any: committed != 0,
+            error: Some(error),
+        }
     }
 }
 
 #[async_trait]
 impl ResourceStore for DynamoStore {
-    async fn create(
-        &self,
-        tenant: &TenantId,
-        resource: &Resource,
-        unique: &[UniqueValue],
-        members: &[Link],
-    ) -> Result<(), StoreError> {
-        let mut core = Plan::default();
-        core.push(
-            self.put(item::resource_item(tenant, resource), Cond::absent())?,
-            Meaning::Resource,
-        );
-        for v in unique {
-            core.push(
-                self.guard_put(tenant, resource.kind, v, &resource.id)?,
-                Meaning::Guard(v.attr),
-            );
-        }
-        core.push(
-            self.counter_update(tenant, resource.kind, 1)?,
-            Meaning::Plain,
-        );
-        let added: Vec<Edge> = members.iter().map(|l| edge_for(resource, l)).collect();
-        self.commit_with_edges(tenant, core, StoreError::AlreadyExists, &added, &[])
-            .await
-    }
-
     async fn get(
         &self,
         tenant: &TenantId,
         kind: ResourceKind,
         id: &str,
     ) -> Result<Option<Resource>, StoreError> {
-        self.get_item(item::resource_key(tenant, kind, id))
-            .await?
-            .filter(|it| !item::is_deleted(it))
-            .map(|it| item::resource_from_item(kind, &it))
-            .transpose()
+        match self.get_item(item::resource_key(tenant, kind, id)).await? {
+            Some(it) => self.live(tenant, kind, it).await,
+            None => Ok(None),
+        }
     }
 
     async fn get_many(
@@ -368,116 +895,110 @@ impl ResourceStore for DynamoStore {
         tenant: &TenantId,
         kind: ResourceKind,
         id: &str,
+        limit: usize,
     ) -> Result<Option<Linked>, StoreError> {
-        let (resource, found) = self.read_partition(tenant, kind, id).await?;
-        let Some(resource) = resource else {
+        let (found, mut links, complete) = self.read_partition(tenant, kind, id, limit).await?;
+        // The resource item sorts after a user's edges: a truncated read may not have met it.
+        let resource = match found {
+            Some(it) => self.live(tenant, kind, it).await?,
+            None if !complete => self.get(tenant, kind, id).await?,
+            None => None,
+        };
+        let Some(mut resource) = resource else {
             return Ok(None);
         };
-        let mut members = Vec::new();
-        let mut groups = Vec::new();
-        for edge in &found {
-            if kind == ResourceKind::Group && edge.group == id {
-                members.push(edges::member_link(edge));
-            } else {
-                groups.push(edges::group_link(edge));
-            }
+        // Member order (kind, then id), as the memory store keeps them.
+        links.sort_by(|a, b| a.target.cmp(&b.target));
+        if kind == ResourceKind::Group {
+            // The version must be the same, and settled, after the edges were read.
+            let Some(after) = self.get(tenant, kind, id).await? else {
+                return Ok(None);
+            };
+            let moved = after.version != resource.version;
+            resource = after;
+            resource.version.settling |= moved;
         }
-        members.sort_by(|a, b| a.target.cmp(&b.target));
-        groups.sort_by(|a, b| a.target.cmp(&b.target));
         Ok(Some(Linked {
             resource,
-            members,
-            groups,
+            links,
+            complete,
         }))
     }
 
-    async fn replace(
+    async fn memberships(
         &self,
         tenant: &TenantId,
-        resource: &Resource,
-        expected_version: u64,
-        guards: GuardChange<'_>,
-        members: MemberChange<'_>,
-    ) -> Result<(), StoreError> {
-        let mut core = Plan::default();
-        core.push(
-            self.put(
-                item::resource_item(tenant, resource),
-                Cond::version(expected_version),
-            )?,
-            Meaning::Resource,
-        );
-        for v in guards.added() {
-            core.push(
-                self.guard_put(tenant, resource.kind, v, &resource.id)?,
-                Meaning::Guard(v.attr),
-            );
+        group: &str,
+        members: &[MemberRef],
+    ) -> Result<Vec<Link>, StoreError> {
+        if members.is_empty() {
+            return Ok(Vec::new());
         }
-        for v in guards.removed() {
-            core.push(
-                self.guard_delete(tenant, resource.kind, v, &resource.id)?,
-                Meaning::Plain,
-            );
-        }
-        let added: Vec<Edge> = members.add.iter().map(|l| edge_for(resource, l)).collect();
-        let removed: Vec<Edge> = members
-            .remove
+        let keys = members
             .iter()
-            .map(|m| Edge {
-                group: resource.id.clone(),
-                member: m.clone(),
-                member_display: None,
-                group_display: None,
-            })
+            .map(|m| edges::member_key(tenant, group, m))
             .collect();
-        // Which error a failed version condition means is only known after a read.
-        match self
-            .commit_with_edges(tenant, core, StoreError::VersionMismatch, &added, &removed)
-            .await
-        {
-            Err(StoreError::VersionMismatch) => Err(self
-                .version_failure(tenant, resource.kind, &resource.id)
-                .await?),
-            other => other,
+        let items = self.existing(keys, None).await?;
+        items
+            .iter()
+            .map(|it| edges::from_item(it).map(|e| edges::member_link(&e)))
+            .collect()
+    }
+
+    async fn groups_of(
+        &self,
+        tenant: &TenantId,
+        member: &MemberRef,
+    ) -> Result<Vec<MemberRef>, StoreError> {
+        let found = self
+            .edges_of_member(tenant, member.kind, &member.id, usize::MAX)
+            .await?;
+        Ok(found
+            .into_iter()
+            .map(|e| MemberRef {
+                kind: ResourceKind::Group,
+                id: e.group,
+            })
+            .collect())
+    }
+
+    async fn apply(&self, tenant: &TenantId, write: &Write) -> Result<Applied, StoreError> {
+        match &write.op {
+            WriteOp::Create { resource, members } => self.create(tenant, resource, members).await,
+            WriteOp::Update {
+                refresh_display, ..
+            } => {
+                let applied = self.update(tenant, write).await?;
+                if let Some(display) = refresh_display {
+                    let me = MemberRef {
+                        kind: write.kind,
+                        id: write.id.clone(),
+                    };
+                    self.refresh_display(tenant, &me, display.as_deref())
+                        .await?;
+                }
+                Ok(applied)
+            }
+            WriteOp::Members {
+                delta,
+                expected,
+                last_modified,
+            } => {
+                self.change_members(tenant, &write.id, delta, *expected, last_modified)
+                    .await
+            }
+            WriteOp::Retire {
+                expected,
+                release,
+                how,
+            } => {
+                self.retire(tenant, write.kind, &write.id, *expected, release, how)
+                    .await
+            }
+            WriteOp::Restore { resource, expected } => {
+                self.restore(tenant, resource, *expected).await
+            }
         }
-    }
-
-    async fn delete(
-        &self,
-        tenant: &TenantId,
-        kind: ResourceKind,
-        id: &str,
-        expected_version: u64,
-        unique: &[UniqueValue],
-    ) -> Result<(), StoreError> {
-        self.retire(
-            tenant,
-            kind,
-            id,
-            expected_version,
-            unique,
-            Retirement::Delete,
-        )
-        .await
-    }
-
-    async fn soft_delete(
-        &self,
-        tenant: &TenantId,
-        kind: ResourceKind,
-        id: &str,
-        expected_version: u64,
-        unique: &[UniqueValue],
-    ) -> Result<(), StoreError> {
-        self.retire(
-            tenant,
-            kind,
-            id,
-            expected_version,
-            unique,
-            Retirement::MarkDeleted,
-        )
-        .await
     }
 
     async fn get_deleted(
@@ -491,66 +1012,6 @@ impl ResourceStore for DynamoStore {
             .filter(item::is_deleted)
             .map(|it| item::resource_from_item(kind, &it))
             .transpose()
-    }
-
-    async fn restore(
-        &self,
-        tenant: &TenantId,
-        resource: &Resource,
-        expected_version: u64,
-        unique: &[UniqueValue],
-    ) -> Result<(), StoreError> {
-        let mut plan = Plan::default();
-        let mut cond = Cond::version(expected_version);
-        cond.expr = format!("{} AND attribute_exists(deletedAt)", cond.expr);
-        plan.push(
-            self.put(item::resource_item(tenant, resource), cond)?,
-            Meaning::Resource,
-        );
-        for v in unique {
-            plan.push(
-                self.guard_put(tenant, resource.kind, v, &resource.id)?,
-                Meaning::Guard(v.attr),
-            );
-        }
-        plan.push(
-            self.counter_update(tenant, resource.kind, 1)?,
-            Meaning::Plain,
-        );
-        match self.run(plan, StoreError::VersionMismatch).await {
-            Err(StoreError::VersionMismatch) => Err(
-                match self
-                    .get_deleted(tenant, resource.kind, &resource.id)
-                    .await?
-                {
-                    Some(_) => StoreError::VersionMismatch,
-                    None => StoreError::NotFound,
-                },
-            ),
-            other => other,
-        }
-    }
-
-    async fn refresh_display(
-        &self,
-        tenant: &TenantId,
-        member: &MemberRef,
-        display: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let (_, found) = self.read_partition(tenant, member.kind, &member.id).await?;
-        let mut puts = Vec::new();
-        for mut edge in found {
-            if edge.member == *member {
-                // `member` belongs to `edge.group`: rewrite the copy under the group.
-                edge.member_display = display.map(str::to_owned);
-                puts.push(edges::items(tenant, &edge).0);
-            } else {
-                // `member` is the group here: rewrite the copy under its member.
-                edge.group_display = display.map(str::to_owned);
-                puts.push(edges::items(tenant, &edge).1);
-            }
-        }
-        self.batch_put(puts).await
     }
 
     async fn find_unique(
@@ -590,10 +1051,18 @@ impl ResourceStore for DynamoStore {
     }
 
     async fn count(&self, tenant: &TenantId, kind: ResourceKind) -> Result<u64, StoreError> {
-        match self.get_item(super::counter_key(tenant, kind)).await? {
-            Some(it) => item::get_u64(&it, "count"),
-            None => Ok(0),
+        let keys = keys::counter_shard_sks(kind)
+            .chain(std::iter::once(keys::counter_sk(kind).to_owned()))
+            .map(|sk| super::counter_key(tenant, sk))
+            .collect();
+        let shards = self.existing(keys, None).await?;
+        let mut total: i64 = 0;
+        for it in &shards {
+            if let Some(aws_sdk_dynamodb::types::AttributeValue::N(v)) = it.get("count") {
+                total += v.parse::<i64>().map_err(StoreError::backend)?;
+            }
         }
+        Ok(u64::try_from(total.max(0)).unwrap_or(0))
     }
 
     async fn purge(&self, tenant: &TenantId) -> Result<(), StoreError> {
@@ -609,9 +1078,10 @@ impl ResourceStore for DynamoStore {
             loop {
                 let (items, more) = self.query_gsi(&partition, None, 200).await?;
                 for it in &items {
-                    // The resource's edges (both twins), then the resource item itself.
+                    // Every item of the resource's partition (itself and its edges), and the
+                    // twin of each edge.
                     let id = item::get_s(it, "id")?;
-                    let (_, found) = self.read_partition(tenant, kind, id).await?;
+                    let found = self.edges_of(tenant, kind, id, usize::MAX).await?;
                     self.delete_edges(tenant, &found).await?;
                     self.batch_delete(vec![item::resource_key(tenant, kind, id)])
                         .await?;
@@ -631,29 +1101,11 @@ impl ResourceStore for DynamoStore {
         }
         let counters = [ResourceKind::User, ResourceKind::Group]
             .into_iter()
-            .map(|k| super::counter_key(tenant, k))
+            .flat_map(|k| {
+                keys::counter_shard_sks(k).chain(std::iter::once(keys::counter_sk(k).to_owned()))
+            })
+            .map(|sk| super::counter_key(tenant, sk))
             .collect();
         self.batch_delete(counters).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn group_display_comes_from_display_name() {
-        let mut attributes = serde_json::Map::new();
-        attributes.insert("displayName".into(), serde_json::json!("Admins"));
-        let r = Resource {
-            kind: ResourceKind::Group,
-            id: "g".into(),
-            version: 1,
-            created: String::new(),
-            last_modified: String::new(),
-            attributes,
-            password_hash: None,
-        };
-        assert_eq!(group_display(&r).as_deref(), Some("Admins"));
     }
 }
