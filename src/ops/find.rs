@@ -18,7 +18,7 @@ use super::{Ctx, store_error};
 use crate::domain::{MemberRef, Resource, ResourceKind, UniqueValue};
 use crate::error::ScimError;
 use crate::filter::{self, CompValue, CompareOp, Filter};
-use crate::schema::output::render;
+use crate::schema::output::{render, render_linked};
 use crate::schema::{ResourceTypeDef, fold_case};
 
 /// Resources read per store call while scanning.
@@ -81,7 +81,7 @@ pub async fn matches(
                     let (total, page, _) = linked(ctx, rt, f, &target, params, None).await?;
                     return Ok(index_page((total, page)));
                 }
-                (None, Some(lookup)) => lookup_all(ctx, rt, f, lookup).await?,
+                (None, Some(lookup)) => lookup_all(ctx, rt, f, lookup, params).await?,
                 (None, None) => return scan(ctx, rt, Some(f), params).await.map(index_page),
             };
             (all.len(), window(all, params))
@@ -132,7 +132,7 @@ async fn cursor_page(
                 next,
             });
         }
-        (None, Some(lookup)) => lookup_all(ctx, rt, f, lookup).await?,
+        (None, Some(lookup)) => lookup_all(ctx, rt, f, lookup, params).await?,
         (None, None) => return scan_from(ctx, rt, f, after, params.count).await,
     };
     let total = all.len();
@@ -585,6 +585,7 @@ async fn lookup_all(
     rt: &ResourceTypeDef,
     f: &Filter,
     lookup: Lookup,
+    params: &ListParams,
 ) -> Result<Vec<Found>, ScimError> {
     let id = match lookup {
         Lookup::Id(id) => Some(id),
@@ -594,23 +595,39 @@ async fn lookup_all(
             .await
             .map_err(store_error)?,
     };
-    let found = match id {
-        Some(id) => ctx
+    let Some(id) = id else {
+        return Ok(Vec::new());
+    };
+    // One read of the resource, with its links when the response shows them.
+    let (resource, links) = if params.projection.wants(link_attribute(rt.kind)) {
+        match super::resources::links_for(ctx, rt.kind, &id).await? {
+            Some((resource, links)) => (resource, Some(links)),
+            None => return Ok(Vec::new()),
+        }
+    } else {
+        match ctx
             .store
             .get(ctx.tenant, rt.kind, &id)
             .await
-            .map_err(store_error)?,
-        None => None,
+            .map_err(store_error)?
+        {
+            Some(resource) => (resource, None),
+            None => return Ok(Vec::new()),
+        }
     };
     // Re-check the filter on the resource itself (the guard may be the only thing that matched).
-    let mut matched = Vec::new();
-    if let Some(resource) = found {
-        let rendered = render(&resource, rt, ctx.base_url);
-        if filter::eval::matches(f, rt, &rendered)? {
-            matched.push(Found::plain(rendered, resource));
-        }
+    let plain = render(&resource, rt, ctx.base_url);
+    if !filter::eval::matches(f, rt, &plain)? {
+        return Ok(Vec::new());
     }
-    Ok(matched)
+    Ok(vec![match links {
+        Some(links) => Found {
+            rendered: render_linked(&resource, rt, Some(&links), ctx.base_url),
+            resource,
+            linked: true,
+        },
+        None => Found::plain(plain, resource),
+    }])
 }
 
 fn window(items: Vec<Found>, params: &ListParams) -> Vec<Found> {

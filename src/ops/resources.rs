@@ -278,16 +278,23 @@ macro_rules! retry_on_race {
     }};
 }
 
-/// The reply after a write: the resource as written, with the links the response shows.
+/// The reply after a write: the resource as written, with the links the response shows (a
+/// user's groups as read before the write, which a user's own write does not change; a
+/// group's members read again).
 async fn written_reply(
     ctx: &Ctx<'_>,
     kind: ResourceKind,
     id: &str,
     written: Resource,
+    user_groups: &[Link],
 ) -> Result<Reply, ScimError> {
     let rt = ctx.config.registry.resource_type(kind);
     if !projection(ctx, rt).wants(link_attribute(kind)) {
         return Ok(resource_reply(ctx, StatusCode::OK, &written, None));
+    }
+    if kind == ResourceKind::User {
+        let groups = named_groups(ctx, user_groups).await?;
+        return Ok(resource_reply(ctx, StatusCode::OK, &written, Some(&groups)));
     }
     if kind == ResourceKind::Group
         && (ctx.settings.group_patch_no_content
@@ -316,9 +323,9 @@ pub async fn replace(
     let requested = take_members(kind, &mut normalized.attributes)?;
     let guards = ctx.guards(rt, &normalized.attributes)?;
     let new_password = password_hash(&mut normalized).await?;
+    let with_links = kind == ResourceKind::Group || wants_links(ctx, kind);
     retry_on_race!(|| {
-        let (current, current_links) =
-            read_for_change(ctx, kind, id, kind == ResourceKind::Group).await?;
+        let (current, current_links) = read_for_change(ctx, kind, id, with_links).await?;
         check_if_match(ctx, &current)?;
         let delta = match kind {
             ResourceKind::Group => {
@@ -333,19 +340,25 @@ pub async fn replace(
             guards: guards.clone(),
             members: delta,
         };
-        commit(ctx, rt, current, change).await?
+        let read = with_links.then_some(current_links.as_slice());
+        commit(ctx, rt, current, change, read).await?
     })
 }
 
-/// Reads the current resource, with all its members when `with_members` (at most
-/// [`MAX_MEMBERS_READ`]).
+/// Whether the response shows the resource's links.
+fn wants_links(ctx: &Ctx<'_>, kind: ResourceKind) -> bool {
+    projection(ctx, ctx.config.registry.resource_type(kind)).wants(link_attribute(kind))
+}
+
+/// Reads the current resource, with all its links when `with_links` (a group's members, at
+/// most [`MAX_MEMBERS_READ`]; a user's groups, read in the same query as the user).
 async fn read_for_change(
     ctx: &Ctx<'_>,
     kind: ResourceKind,
     id: &str,
-    with_members: bool,
+    with_links: bool,
 ) -> Result<(Resource, Vec<Link>), ScimError> {
-    if !with_members {
+    if !with_links {
         let current = ctx
             .store
             .get(ctx.tenant, kind, id)
@@ -374,17 +387,34 @@ async fn read_for_change(
 }
 
 /// Computes and applies `change` over `current`: nothing when it changes nothing.
+/// `links` are the links read with `current`, if they were (a user's groups, for the reply).
 async fn commit(
     ctx: &Ctx<'_>,
     rt: &ResourceTypeDef,
     current: Resource,
     change: Change,
+    links: Option<&[Link]>,
 ) -> Result<Attempt, ScimError> {
+    let read_links = links;
+    let links = links.unwrap_or(&[]);
     check_immutable(rt, &current.attributes, &change.attributes)?;
     let held = held_guards(ctx, rt, &current).await?;
+    let memberships = if write::renames(&current, &change) {
+        memberships_of(ctx, &current, read_links).await?
+    } else {
+        Vec::new()
+    };
     let if_match = ctx.preconditions.if_match.is_some();
-    let Some(write) = write::update(&current, &held, change, if_match, &now_rfc3339()) else {
-        return written_reply(ctx, current.kind, &current.id.clone(), current)
+    let (kind, id) = (current.kind, current.id.clone());
+    let Some(write) = write::update(
+        &current,
+        &held,
+        &memberships,
+        change,
+        if_match,
+        &now_rfc3339(),
+    ) else {
+        return written_reply(ctx, kind, &id, current, links)
             .await
             .map(Attempt::Done);
     };
@@ -392,10 +422,31 @@ async fn commit(
         return Ok(Attempt::Lost);
     };
     let written = written_resource(current, write, applied);
-    let id = written.id.clone();
-    written_reply(ctx, written.kind, &id, written)
+    written_reply(ctx, kind, &id, written, links)
         .await
         .map(Attempt::Done)
+}
+
+/// The groups a resource belongs to (whose edges carry a copy of its name): a user's as read
+/// with it, if they were, else from its edges.
+async fn memberships_of(
+    ctx: &Ctx<'_>,
+    resource: &Resource,
+    links: Option<&[Link]>,
+) -> Result<Vec<String>, ScimError> {
+    if let (ResourceKind::User, Some(links)) = (resource.kind, links) {
+        return Ok(links.iter().map(|l| l.target.id.clone()).collect());
+    }
+    let me = MemberRef {
+        kind: resource.kind,
+        id: resource.id.clone(),
+    };
+    let groups = ctx
+        .store
+        .groups_of(ctx.tenant, &me)
+        .await
+        .map_err(store_error)?;
+    Ok(groups.into_iter().map(|g| g.id).collect())
 }
 
 /// The resource as a write left it.
@@ -440,8 +491,12 @@ pub async fn patch(
         None
     };
     let mut known_edges: Option<Vec<Link>> = None;
+    let with_links = match kind {
+        ResourceKind::Group => targeted.is_none(),
+        ResourceKind::User => wants_links(ctx, kind),
+    };
     retry_on_race!(|| {
-        let (current, all_members) = read_for_change(ctx, kind, id, targeted.is_none()).await?;
+        let (current, links) = read_for_change(ctx, kind, id, with_links).await?;
         check_if_match(ctx, &current)?;
         let mut doc = current.attributes.clone();
         crate::patch::apply(rt, &mut doc, &split.attributes, ctx.unknown_attributes())?;
@@ -449,7 +504,7 @@ pub async fn patch(
         let password_hash = password_hash(&mut normalized).await?;
         let delta = match &targeted {
             Some(effect) => targeted_delta(ctx, id, effect, known_edges.as_deref()).await?,
-            None => whole_list_delta(ctx, rt, id, &split.members, &all_members).await?,
+            None => whole_list_delta(ctx, rt, id, &split.members, &links).await?,
         };
         let guards = ctx.guards(rt, &normalized.attributes)?;
         let change = Change {
@@ -458,7 +513,8 @@ pub async fn patch(
             guards,
             members: delta,
         };
-        let attempt = commit(ctx, rt, current, change).await?;
+        let read = with_links.then_some(links.as_slice());
+        let attempt = commit(ctx, rt, current, change, read).await?;
         if matches!(attempt, Attempt::Lost) && targeted.is_some() {
             // Maybe a member named here was added or removed meanwhile: read those edges.
             known_edges = Some(named_edges(ctx, id, targeted.as_ref()).await?);

@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use crate::domain::{Link, Resource, ResourceKind, UniqueValue, Version};
-use crate::store::{MemberDelta, Retirement, Write, WriteOp};
+use crate::store::{DisplayRefresh, MemberDelta, Retirement, Write, WriteOp};
 
 /// The display name a resource shows on the edges of the groups it belongs to: a group's
 /// `displayName`; a user's `displayName`, else its `userName`.
@@ -65,13 +65,21 @@ pub struct Change {
     pub members: MemberDelta,
 }
 
-/// The write of `change` over `current`, whose held guards are `held`; `None` when it changes
+/// Whether `change` renames `current` (its display name, copied onto the edges of its groups,
+/// changes): then the caller passes those groups to [`update`].
+pub fn renames(current: &Resource, change: &Change) -> bool {
+    display_of(current.kind, &current.attributes) != display_of(current.kind, &change.attributes)
+}
+
+/// The write of `change` over `current`, whose held guards are `held` and which belongs to
+/// the groups `memberships` (needed only when [`renames`] says so); `None` when it changes
 /// nothing (a no-op writes nothing and keeps the version). A pure membership change becomes a
 /// [`WriteOp::Members`] (which commutes with others unless `if_match` was sent); anything
 /// else an [`WriteOp::Update`] conditional on the version read.
 pub fn update(
     current: &Resource,
     held: &[UniqueValue],
+    memberships: &[String],
     change: Change,
     if_match: bool,
     now: &str,
@@ -106,8 +114,10 @@ pub fn update(
         .filter(|g| !change.guards.contains(g))
         .cloned()
         .collect();
-    let old_display = display_of(kind, &current.attributes);
-    let new_display = display_of(kind, &change.attributes);
+    let refresh = renames(current, &change).then(|| DisplayRefresh {
+        display: display_of(kind, &change.attributes),
+        groups: memberships.to_vec(),
+    });
     let mut version = current.version.next_attributes();
     if !change.members.is_empty() {
         version = version.next_members();
@@ -131,7 +141,7 @@ pub fn update(
             claim,
             release,
             members: change.members,
-            refresh_display: (new_display != old_display).then_some(new_display),
+            refresh_display: refresh.filter(|r| !r.groups.is_empty()),
         },
     })
 }
@@ -249,6 +259,7 @@ mod tests {
         let write = update(
             &current,
             current.guards.as_deref().unwrap(),
+            &[],
             change.clone(),
             false,
             "t2",
@@ -265,6 +276,7 @@ mod tests {
         let guarded = update(
             &current,
             current.guards.as_deref().unwrap(),
+            &[],
             change,
             true,
             "t2",
@@ -283,9 +295,11 @@ mod tests {
             guards: vec![guard("displayName", "owners")],
             ..Change::default()
         };
+        let parents = vec!["p1".to_owned()];
         let write = update(
             &current,
             current.guards.as_deref().unwrap(),
+            &parents,
             change,
             false,
             "t2",
@@ -308,7 +322,13 @@ mod tests {
         assert_eq!(resource.last_modified, "t2");
         assert_eq!(claim, vec![guard("displayName", "owners")]);
         assert_eq!(release, vec![guard("displayName", "admins")]);
-        assert_eq!(refresh_display, Some(Some("Owners".into())));
+        assert_eq!(
+            refresh_display,
+            Some(DisplayRefresh {
+                display: Some("Owners".into()),
+                groups: parents
+            })
+        );
     }
 
     #[test]
@@ -321,14 +341,14 @@ mod tests {
             guards: Vec::new(),
             ..Change::default()
         };
-        assert!(update(&current, &[], change, false, "t2").is_none());
+        assert!(update(&current, &[], &[], change, false, "t2").is_none());
         let rename = Change {
             attributes: attrs(json!({"displayName": "Other"})),
             guards: Vec::new(),
             ..Change::default()
         };
         let WriteOp::Update { release, claim, .. } =
-            update(&current, &[], rename, false, "t2").unwrap().op
+            update(&current, &[], &[], rename, false, "t2").unwrap().op
         else {
             panic!("an update");
         };

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    Applied, Directory, Linked, MemberDelta, ResourcePage, ResourceStore, Retirement, StoreError,
-    Write, WriteOp,
+    Applied, Directory, DisplayRefresh, Linked, MemberDelta, ResourcePage, ResourceStore,
+    Retirement, StoreError, Write, WriteOp,
 };
 use crate::domain::{
     Link, MemberRef, Resource, ResourceKind, Tenant, TenantId, TokenRecord, UniqueValue, Version,
@@ -206,20 +206,16 @@ impl State {
         }
     }
 
-    /// Rewrites the display copies of `member` on the edges of the groups it belongs to.
-    fn refresh_display(&mut self, tenant: &TenantId, member: &MemberRef, display: &Option<String>) {
-        let groups: Vec<String> = self
-            .memberships
-            .get(&(tenant.clone(), member.clone()))
-            .map(|g| g.iter().cloned().collect())
-            .unwrap_or_default();
-        for group in groups {
+    /// Rewrites the display copies of `member` on the edges of the groups named, where the
+    /// edge still exists.
+    fn refresh_display(&mut self, tenant: &TenantId, member: &MemberRef, refresh: &DisplayRefresh) {
+        for group in &refresh.groups {
             if let Some(entry) = self
                 .members
-                .get_mut(&(tenant.clone(), group))
+                .get_mut(&(tenant.clone(), group.clone()))
                 .and_then(|m| m.get_mut(member))
             {
-                entry.clone_from(display);
+                entry.clone_from(&refresh.display);
             }
         }
     }
@@ -265,12 +261,12 @@ impl State {
                 self.apply_delta(tenant, id, members);
                 let mut stored = resource.clone();
                 stored.member_count = count.saturating_add_signed(members.count_change());
-                if let Some(display) = refresh_display {
+                if let Some(refresh) = refresh_display {
                     let me = MemberRef {
                         kind,
                         id: id.to_owned(),
                     };
-                    self.refresh_display(tenant, &me, display);
+                    self.refresh_display(tenant, &me, refresh);
                 }
                 let applied = applied(&stored);
                 self.resources.insert(key, stored);

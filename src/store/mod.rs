@@ -15,7 +15,7 @@ pub mod keys;
 pub mod memory;
 mod write;
 
-pub use write::{Applied, MemberDelta, Retirement, Write, WriteOp};
+pub use write::{Applied, DisplayRefresh, MemberDelta, Retirement, Write, WriteOp};
 
 use async_trait::async_trait;
 

@@ -41,6 +41,15 @@ impl MemberDelta {
     }
 }
 
+/// A new display name to copy onto the edges of the groups a resource belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DisplayRefresh {
+    /// The name (`None`: the resource has none now).
+    pub display: Option<String>,
+    /// The ids of the groups whose edges carry a copy.
+    pub groups: Vec<String>,
+}
+
 /// How a resource leaves the live set.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Retirement {
@@ -83,7 +92,7 @@ pub enum WriteOp {
         /// Membership change (groups).
         members: MemberDelta,
         /// The new display name to copy onto its memberships, when it changed.
-        refresh_display: Option<Option<String>>,
+        refresh_display: Option<DisplayRefresh>,
     },
     /// A membership change alone. Without `expected` it commutes with every other such
     /// change (each adds or removes different edges, and none rewrites the group item inside

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use reqwest::{Method, StatusCode};
 use scimlet::admin;
 use scimlet::domain::{TenantId, TenantSettings};
-use scimlet::store::dynamo::{DynamoStore, connect_local, create_table};
+use scimlet::store::dynamo::{CallCounter, DynamoStore, connect_local, create_table};
 use scimlet::store::memory::MemoryStore;
 use scimlet::store::{Directory, ResourceStore};
 use scimlet::{App, Config};
@@ -188,7 +188,27 @@ pub async fn spawn_app_with(backend: Backend, config: Config) -> TestApp {
 
 /// Starts a server on `backend` with `config`, for a tenant with `settings`.
 pub async fn spawn_app_for(backend: Backend, config: Config, settings: TenantSettings) -> TestApp {
-    let stores = stores(backend).await;
+    spawn_on(stores(backend).await, config, settings).await
+}
+
+/// Starts a server on DynamoDB Local whose calls are counted (warm its token before counting:
+/// the first request reads the token and the tenant).
+pub async fn spawn_counted_app(config: Config) -> (TestApp, Arc<CallCounter>) {
+    let counter = Arc::new(CallCounter::default());
+    let counted = dynamo_store().await.counted(counter.clone());
+    let stores = Stores {
+        resources: Arc::new(counted.clone()),
+        directory: Arc::new(counted),
+        admin: Arc::new(dynamo_store_as(Principal::Operator, TEST_TABLE).await),
+    };
+    (
+        spawn_on(stores, config, TenantSettings::default()).await,
+        counter,
+    )
+}
+
+/// Starts a server over `stores` with a fresh tenant and token.
+pub async fn spawn_on(stores: Stores, config: Config, settings: TenantSettings) -> TestApp {
     let tenant = fresh_tenant_id();
     admin::create_tenant_with(stores.admin.as_ref(), &tenant, settings)
         .await

@@ -1,6 +1,7 @@
 //! End-to-end tests over HTTP, one binary: every `both_stores!` test runs on the memory store
 //! and on DynamoDB Local (`SCIMLET_DYNAMODB_ENDPOINT`; `infra/test.sh` starts it).
 
+mod budget;
 mod bulk;
 mod cli;
 mod cursor;
@@ -13,6 +14,7 @@ mod iam;
 mod idp;
 mod lambda;
 mod patch;
+mod scale;
 mod search;
 mod store_contract;
 mod tenants;

@@ -119,7 +119,7 @@ async fn rename_user(
         guards: vec![name_guard("userName", to)],
         ..Change::default()
     };
-    let w = write::update(&current, &held, change, false, NOW).unwrap();
+    let w = write::update(&current, &held, &[], change, false, NOW).unwrap();
     store.apply(t, &w).await.map(|_| ())
 }
 
@@ -168,6 +168,7 @@ async fn resources_round_trip_with_guards_and_versions(backend: Backend) {
     let stale = write::update(
         &a,
         &held,
+        &[],
         Change {
             attributes: attrs(json!({"userName": "Carl"})),
             guards: vec![name_guard("userName", "carl")],
@@ -423,6 +424,7 @@ async fn membership_edges_go_both_ways_and_follow_deletes(backend: Backend) {
     let rename = write::update(
         &current,
         &current.guards.clone().unwrap(),
+        &["g1".to_owned()],
         Change {
             attributes: attrs(json!({"userName": "uno"})),
             guards: vec![name_guard("userName", "uno")],

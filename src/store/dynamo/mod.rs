@@ -7,6 +7,7 @@
 //! conflicts and throttling are retried here with backoff, then reported as
 //! [`StoreError::Throttled`] (429 + `Retry-After` to the client).
 
+mod counting;
 mod directory;
 mod edges;
 mod item;
@@ -25,6 +26,7 @@ use aws_sdk_dynamodb::types::{
     WriteRequest,
 };
 
+pub use counting::{CallCounter, Counts};
 pub use table::{GSI1, TableCreation, create_table};
 
 use self::item::{Item, n, s};

@@ -28,8 +28,8 @@ use super::item::{self, Item, n, s};
 use super::{Cancelled, Cond, Conditional, DynamoStore, Expr};
 use crate::domain::{Link, MemberRef, Resource, ResourceKind, TenantId, UniqueValue, Version};
 use crate::store::{
-    Applied, Linked, MemberDelta, ResourcePage, ResourceStore, Retirement, StoreError, Write,
-    WriteOp, keys,
+    Applied, DisplayRefresh, Linked, MemberDelta, ResourcePage, ResourceStore, Retirement,
+    StoreError, Write, WriteOp, keys,
 };
 
 /// The most actions DynamoDB accepts in one transaction.
@@ -637,26 +637,24 @@ impl DynamoStore {
         }
     }
 
-    /// Rewrites the display copy of `member` on the edges of the groups it belongs to, each
-    /// only if that edge still exists (so a concurrent removal is never undone).
+    /// Rewrites the display copy of `member` on the edges of the groups named, each only if
+    /// that edge still exists (so a concurrent removal is never undone).
     async fn refresh_display(
         &self,
         tenant: &TenantId,
         member: &MemberRef,
-        display: Option<&str>,
+        refresh: &DisplayRefresh,
     ) -> Result<(), StoreError> {
-        let groups = self
-            .edges_of_member(tenant, member.kind, &member.id, usize::MAX)
-            .await?;
-        for chunk in groups.chunks(16) {
-            let updates = chunk.iter().map(|edge| {
+        let display = refresh.display.as_deref();
+        for chunk in refresh.groups.chunks(16) {
+            let updates = chunk.iter().map(|group| {
                 let mut expr = Expr::default();
                 let d = expr.name("#d", "display");
                 let update = match display {
                     Some(text) => format!("SET {d} = {}", expr.value(":d", s(text))),
                     None => format!("REMOVE {d}"),
                 };
-                let key = edges::member_key(tenant, &edge.group, &edge.member);
+                let key = edges::member_key(tenant, group, member);
                 async move {
                     self.update_item(key, &update, Some("attribute_exists(PK)"), &expr)
                         .await
@@ -969,13 +967,12 @@ impl ResourceStore for DynamoStore {
                 refresh_display, ..
             } => {
                 let applied = self.update(tenant, write).await?;
-                if let Some(display) = refresh_display {
+                if let Some(refresh) = refresh_display {
                     let me = MemberRef {
                         kind: write.kind,
                         id: write.id.clone(),
                     };
-                    self.refresh_display(tenant, &me, display.as_deref())
-                        .await?;
+                    self.refresh_display(tenant, &me, refresh).await?;
                 }
                 Ok(applied)
             }
