@@ -6,7 +6,9 @@
 //! - `members.value eq "<id>"` / `members[value eq "<id>"]` on Groups and `groups.value eq
 //!   "<id>"` on Users (alone, or joined by `and` with other conditions): from the membership
 //!   edges of that one resource; any other use of `members`/`groups` in a filter is a 400;
-//! - no filter and no sort: the counter for `totalResults` and a page of ids;
+//! - no filter and no sort: the counter for `totalResults` and a page in id order, started
+//!   from the page anchor the previous page stored (index paging) or the cursor, so that a
+//!   walk through N resources reads O(N) items, without a cap;
 //! - anything else: the tenant's resources in id order, evaluated in memory, at most
 //!   `max_scan` of them (beyond that: 400 `tooMany` with a hint), never a silent partial answer.
 
@@ -20,6 +22,7 @@ use crate::error::ScimError;
 use crate::filter::{self, CompValue, CompareOp, Filter};
 use crate::schema::output::{render, render_linked};
 use crate::schema::{ResourceTypeDef, fold_case};
+use crate::store::PageAnchor;
 
 /// Resources read per store call while scanning.
 const SCAN_PAGE: usize = 200;
@@ -691,6 +694,13 @@ async fn scan(
     })
 }
 
+/// The listing key of unfiltered, unsorted index paging (see [`crate::store::PageAnchor`]).
+const ALL: &str = "all";
+
+/// An unfiltered, unsorted page by index. DynamoDB has no offsets: the page starts from the
+/// anchor the previous page stored for this position (or the nearest one before it, then
+/// reading forward), so that walking N resources page by page reads O(N) items in all, on any
+/// server instance. Jumping further than `max_scan` past every anchor is refused with a hint.
 async fn unfiltered_page(
     ctx: &Ctx<'_>,
     rt: &ResourceTypeDef,
@@ -701,30 +711,61 @@ async fn unfiltered_page(
     if params.count == 0 || params.start_index > total {
         return Ok((total, Vec::new()));
     }
-    let skip = params.start_index - 1;
-    if skip.saturating_add(params.count) > ctx.config.max_scan {
-        return Err(too_many(ctx.config.max_scan));
+    let start = u64::try_from(params.start_index).unwrap_or(u64::MAX);
+    let (mut position, mut after) = if start == 1 {
+        (1, None)
+    } else {
+        match ctx
+            .store
+            .page_anchor(ctx.tenant, kind, ALL, start)
+            .await
+            .map_err(store_error)?
+        {
+            Some(anchor) => (anchor.index, Some(anchor.after)),
+            None => (1, None),
+        }
+    };
+    if usize::try_from(start - position).unwrap_or(usize::MAX) > ctx.config.max_scan {
+        return Err(ScimError::TooMany(format!(
+            "startIndex {start} is more than {} resources past any page served recently: page \
+             in order (each startIndex the previous one plus its count) or use cursors",
+            ctx.config.max_scan
+        )));
     }
-    let mut seen = 0usize;
-    let mut items = Vec::new();
-    let mut after: Option<String> = None;
-    while items.len() < params.count {
-        let want = (skip + params.count - seen).min(ctx.config.max_page_size.max(SCAN_PAGE));
-        let page = ctx
+    while position < start {
+        let want = usize::try_from(start - position)
+            .unwrap_or(usize::MAX)
+            .min(SCAN_PAGE);
+        let skipped = ctx
             .store
             .list(ctx.tenant, kind, after.as_deref(), want)
             .await
             .map_err(store_error)?;
-        for resource in page.items {
-            seen += 1;
-            if seen > skip && items.len() < params.count {
-                items.push(Found::plain(render(&resource, rt, ctx.base_url), resource));
-            }
+        match skipped.items.last() {
+            Some(last) => after = Some(last.id.clone()),
+            None => return Ok((total, Vec::new())),
         }
-        match page.next_after {
-            Some(next) => after = Some(next),
-            None => break,
-        }
+        position += u64::try_from(skipped.items.len()).unwrap_or(u64::MAX);
     }
+    let page = ctx
+        .store
+        .list(ctx.tenant, kind, after.as_deref(), params.count)
+        .await
+        .map_err(store_error)?;
+    if let (Some(last), true) = (page.items.last(), page.items.len() == params.count) {
+        let next = PageAnchor {
+            index: start + u64::try_from(params.count).unwrap_or(u64::MAX),
+            after: last.id.clone(),
+        };
+        ctx.store
+            .put_page_anchor(ctx.tenant, kind, ALL, &next)
+            .await
+            .map_err(store_error)?;
+    }
+    let items = page
+        .items
+        .into_iter()
+        .map(|r| Found::plain(render(&r, rt, ctx.base_url), r))
+        .collect();
     Ok((total, items))
 }

@@ -8,6 +8,7 @@
 //! | group | `T#<tid>#G#<gid>` | `GROUP` | `T#<tid>#GROUPS` / `<gid>` |
 //! | uniqueness guard | `T#<tid>#UNIQ#<User or Group>.<attr>#<normalised value>` | `UNIQ` | `T#<tid>#GUARDS` / its PK |
 //! | counter shard | `T#<tid>#COUNT` | `USERS#<00-15>` / `GROUPS#<00-15>` (format 1: `USERS` / `GROUPS`) | – |
+//! | page anchor | `T#<tid>#ANCHORS#<USERS or GROUPS>#<listing>` | `<position, 20 digits>` | – |
 //! | group→member edge | `T#<tid>#G#<gid>` | `MEMBER#<U or G>#<id>` | – |
 //! | member→group edge | `T#<tid>#<U or G>#<id>` | `GROUP#<gid>` | – |
 //!
@@ -114,6 +115,17 @@ pub fn group_edge_sk(group_id: &str) -> String {
 /// GSI1 partition listing a tenant's uniqueness guards (so a tenant can be purged by queries).
 pub fn guards_gsi(tenant: &TenantId) -> String {
     format!("T#{tenant}#GUARDS")
+}
+
+/// Partition key of the page anchors of one listing (`listing` is `all`, or a digest of the
+/// filter and sort).
+pub fn anchors_pk(tenant: &TenantId, kind: ResourceKind, listing: &str) -> String {
+    format!("T#{tenant}#ANCHORS#{}#{listing}", counter_sk(kind))
+}
+
+/// Sort key of a page anchor: its position, zero-padded so that the order is numeric.
+pub fn anchor_sk(index: u64) -> String {
+    format!("{index:020}")
 }
 
 /// Partition key of the tenant's counters.

@@ -8,12 +8,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use async_trait::async_trait;
 
 use super::{
-    Applied, Directory, DisplayRefresh, Linked, MemberDelta, ResourcePage, ResourceStore,
-    Retirement, StoreError, Write, WriteOp,
+    Applied, Directory, DisplayRefresh, Linked, MemberDelta, PAGE_ANCHOR_TTL, PageAnchor,
+    ResourcePage, ResourceStore, Retirement, StoreError, Write, WriteOp,
 };
 use crate::domain::{
     Link, MemberRef, Resource, ResourceKind, Tenant, TenantId, TokenRecord, UniqueValue, Version,
@@ -39,7 +40,15 @@ struct State {
     members: BTreeMap<(TenantId, String), BTreeMap<MemberRef, Option<String>>>,
     /// A resource's groups: (tenant, member) → group ids.
     memberships: BTreeMap<(TenantId, MemberRef), BTreeSet<String>>,
+    /// Page anchors: (tenant, kind, listing) → position → (id it follows, when written).
+    anchors: BTreeMap<ResourceKey, Anchors>,
 }
+
+/// One listing's page anchors: position → (id it follows, when written).
+type Anchors = BTreeMap<u64, (String, Instant)>;
+
+/// Anchors kept per listing (the oldest positions go first).
+const MAX_ANCHORS_PER_LISTING: usize = 10_000;
 
 type GuardKey = (TenantId, ResourceKind, &'static str, String);
 type ResourceKey = (TenantId, ResourceKind, String);
@@ -532,8 +541,49 @@ impl ResourceStore for MemoryStore {
         Ok(n as u64)
     }
 
+    async fn page_anchor(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        listing: &str,
+        index: u64,
+    ) -> Result<Option<PageAnchor>, StoreError> {
+        let s = self.lock();
+        let key = (tenant.clone(), kind, listing.to_owned());
+        Ok(s.anchors.get(&key).and_then(|anchors| {
+            anchors
+                .range(..=index)
+                .rev()
+                .find(|(_, (_, at))| at.elapsed() < PAGE_ANCHOR_TTL)
+                .map(|(index, (after, _))| PageAnchor {
+                    index: *index,
+                    after: after.clone(),
+                })
+        }))
+    }
+
+    async fn put_page_anchor(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        listing: &str,
+        anchor: &PageAnchor,
+    ) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let anchors = s
+            .anchors
+            .entry((tenant.clone(), kind, listing.to_owned()))
+            .or_default();
+        anchors.insert(anchor.index, (anchor.after.clone(), Instant::now()));
+        while anchors.len() > MAX_ANCHORS_PER_LISTING {
+            anchors.pop_first();
+        }
+        Ok(())
+    }
+
     async fn purge(&self, tenant: &TenantId) -> Result<(), StoreError> {
         let mut s = self.lock();
+        s.anchors.retain(|(t, _, _), _| t != tenant);
         s.resources.retain(|(t, _, _), _| t != tenant);
         s.deleted.retain(|(t, _, _), _| t != tenant);
         s.guards.retain(|(t, _, _, _), _| t != tenant);

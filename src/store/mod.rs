@@ -32,6 +32,21 @@ pub struct ResourcePage {
     pub next_after: Option<String>,
 }
 
+/// How long a page anchor is kept: index paging of one listing that pauses longer starts
+/// over from the nearest anchor left (or the beginning).
+pub const PAGE_ANCHOR_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Where index paging of a listing left off: position `index` (1-based) starts after the
+/// resource `after`. DynamoDB has no offsets; anchors let page k+1 start where page k ended,
+/// on any server instance, so that walking N resources reads O(N) items in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageAnchor {
+    /// The 1-based position.
+    pub index: u64,
+    /// The id of the resource just before it.
+    pub after: String,
+}
+
 /// A resource with its membership links: a group's direct members (with their display
 /// copies, in member order), or the groups a user belongs to directly (in id order, without
 /// display names: those are read from the groups).
@@ -189,6 +204,25 @@ pub trait ResourceStore: Send + Sync {
 
     /// How many resources of this kind the tenant has (exact).
     async fn count(&self, tenant: &TenantId, kind: ResourceKind) -> Result<u64, StoreError>;
+
+    /// The page anchor of `listing` closest at or before position `index` (1-based): the id
+    /// that position follows. Anchors are kept for an hour (see [`PAGE_ANCHOR_TTL`]).
+    async fn page_anchor(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        listing: &str,
+        index: u64,
+    ) -> Result<Option<PageAnchor>, StoreError>;
+
+    /// Records that position `anchor.index` of `listing` follows id `anchor.after`.
+    async fn put_page_anchor(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        listing: &str,
+        anchor: &PageAnchor,
+    ) -> Result<(), StoreError>;
 
     /// Removes every item of the tenant (resources, edges, guards, counters).
     async fn purge(&self, tenant: &TenantId) -> Result<(), StoreError>;

@@ -10,7 +10,9 @@ use scimlet::domain::ResourceKind;
 use scimlet::domain::UniqueValue;
 use scimlet::domain::{Link, MemberRef, Resource, TenantId};
 use scimlet::store::memory::MemoryStore;
-use scimlet::store::{Applied, Directory, Linked, ResourcePage, ResourceStore, StoreError, Write};
+use scimlet::store::{
+    Applied, Directory, Linked, PageAnchor, ResourcePage, ResourceStore, StoreError, Write,
+};
 use scimlet::{App, Config, admin};
 use serde_json::json;
 
@@ -77,6 +79,24 @@ impl ResourceStore for BrokenStore {
         _: ResourceKind,
         _: &str,
     ) -> Result<Option<Resource>, StoreError> {
+        self.fail()
+    }
+    async fn page_anchor(
+        &self,
+        _: &TenantId,
+        _: ResourceKind,
+        _: &str,
+        _: u64,
+    ) -> Result<Option<PageAnchor>, StoreError> {
+        self.fail()
+    }
+    async fn put_page_anchor(
+        &self,
+        _: &TenantId,
+        _: ResourceKind,
+        _: &str,
+        _: &PageAnchor,
+    ) -> Result<(), StoreError> {
         self.fail()
     }
     async fn find_unique(

@@ -28,8 +28,8 @@ use super::item::{self, Item, n, s};
 use super::{Cancelled, Cond, Conditional, DynamoStore, Expr};
 use crate::domain::{Link, MemberRef, Resource, ResourceKind, TenantId, UniqueValue, Version};
 use crate::store::{
-    Applied, DisplayRefresh, Linked, MemberDelta, ResourcePage, ResourceStore, Retirement,
-    StoreError, Write, WriteOp, keys,
+    Applied, DisplayRefresh, Linked, MemberDelta, PageAnchor, ResourcePage, ResourceStore,
+    Retirement, StoreError, Write, WriteOp, keys,
 };
 
 /// The most actions DynamoDB accepts in one transaction.
@@ -1060,6 +1060,77 @@ impl ResourceStore for DynamoStore {
             }
         }
         Ok(u64::try_from(total.max(0)).unwrap_or(0))
+    }
+
+    async fn page_anchor(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        listing: &str,
+        index: u64,
+    ) -> Result<Option<PageAnchor>, StoreError> {
+        let pk = keys::anchors_pk(tenant, kind, listing);
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        // The nearest few at or before the position; TTL deletes expired ones only lazily.
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK <= :sk")
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":sk", s(keys::anchor_sk(index)))
+            .scan_index_forward(false)
+            .limit(4)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(super::sdk_error)?;
+        for it in out.items.unwrap_or_default() {
+            let fresh = match it.get("expiresAt") {
+                Some(aws_sdk_dynamodb::types::AttributeValue::N(v)) => {
+                    v.parse::<i64>().is_ok_and(|exp| exp > now)
+                }
+                _ => false,
+            };
+            if fresh {
+                let position = item::get_s(&it, "SK")?
+                    .parse::<u64>()
+                    .map_err(StoreError::backend)?;
+                return Ok(Some(PageAnchor {
+                    index: position,
+                    after: item::get_s(&it, "after")?.to_owned(),
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn put_page_anchor(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        listing: &str,
+        anchor: &PageAnchor,
+    ) -> Result<(), StoreError> {
+        let expires = time::OffsetDateTime::now_utc().unix_timestamp()
+            + i64::try_from(crate::store::PAGE_ANCHOR_TTL.as_secs()).unwrap_or(3600);
+        let it = std::collections::HashMap::from([
+            ("PK".to_owned(), s(keys::anchors_pk(tenant, kind, listing))),
+            ("SK".to_owned(), s(keys::anchor_sk(anchor.index))),
+            ("v".to_owned(), n(keys::FORMAT_VERSION)),
+            ("type".to_owned(), s("PageAnchor")),
+            ("tenant".to_owned(), s(tenant.as_str())),
+            ("after".to_owned(), s(anchor.after.clone())),
+            ("expiresAt".to_owned(), n(expires)),
+        ]);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(it))
+            .send()
+            .await
+            .map_err(super::sdk_error)?;
+        Ok(())
     }
 
     async fn purge(&self, tenant: &TenantId) -> Result<(), StoreError> {
