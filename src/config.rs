@@ -12,6 +12,7 @@
 //! | `SCIMLET_BULK_MAX_OPERATIONS` | `100` | operations one `/Bulk` request may carry (413 beyond) |
 //! | `SCIMLET_SCHEMA_EXTENSIONS` | – | custom extension schemas, as JSON (see [`crate::schema::registry`]) |
 //! | `SCIMLET_SCHEMA_EXTENSIONS_FILE` | – | the same, read from a file |
+//! | `SCIMLET_MAX_RESPONSE_BYTES` | `5242880` | bytes of resources one response carries (Lambda answers at most 6 MB): a list page ends early beyond it, a single larger resource is 400 `tooMany` |
 //! | `SCIMLET_GROUP_RESPONSE_MAX_MEMBERS` | `1000` | a group PATCH or PUT answers 200 with the group up to this many members, 204 beyond (RFC 7644 §3.5.2) |
 //! | `SCIMLET_LOG_FORMAT` | `tracing` | `emf`: the request log line is a CloudWatch embedded metric format document (the template sets it for Lambda; see [`crate::request_log`]) |
 
@@ -45,6 +46,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Up to how many members a group PATCH or PUT answers with the group (204 beyond).
     pub group_response_max_members: u64,
+    /// Bytes of resources one response may carry.
+    pub max_response_bytes: usize,
 }
 
 impl Default for Config {
@@ -61,6 +64,7 @@ impl Default for Config {
             bulk_max_operations: 100,
             log_format: LogFormat::Tracing,
             group_response_max_members: 1000,
+            max_response_bytes: 5 * 1024 * 1024,
         }
     }
 }
@@ -148,6 +152,10 @@ impl Config {
                 };
             }
             Some(_) => return Err(invalid("SCIMLET_LOG_FORMAT", "expected 'tracing' or 'emf'")),
+        }
+        if let Some(n) = number("SCIMLET_MAX_RESPONSE_BYTES")? {
+            config.max_response_bytes = usize::try_from(n)
+                .map_err(|_| invalid("SCIMLET_MAX_RESPONSE_BYTES", "too large"))?;
         }
         if let Some(n) = number("SCIMLET_GROUP_RESPONSE_MAX_MEMBERS")? {
             config.group_response_max_members = n;

@@ -217,6 +217,11 @@ async fn count(ctx: &Ctx<'_>, kind: ResourceKind) -> Result<usize, ScimError> {
     Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
+/// The cursor of the page after resource `id` (for a page the response budget cut short).
+pub fn cursor_after(ctx: &Ctx<'_>, rt: &ResourceTypeDef, params: &ListParams, id: &str) -> String {
+    cursor::encode(ctx, rt, params, id)
+}
+
 /// Opaque cursors (RFC 9865): the id to continue after, bound to the tenant, the resource type
 /// and the filter, so a cursor cannot be replayed against another query.
 mod cursor {

@@ -26,9 +26,15 @@ pub async fn list(
     let rt = ctx.config.registry.resource_type(kind);
     let params = ListParams::new(req, rt, ctx.config)?;
     let page = find::matches(ctx, rt, &params).await?;
-    let items = render_page(ctx, &params.projection, page.items).await?;
+    let mut budget = Budget::new(ctx.config.max_response_bytes);
+    let (items, last_shown) = render_page(ctx, &params.projection, page.items, &mut budget).await?;
     if params.cursor.is_some() {
-        return Ok(cursor_response(page.total, page.next, items));
+        // A page the budget cut short continues after its last resource shown.
+        let next = match (budget.exhausted, last_shown) {
+            (true, Some(id)) => Some(find::cursor_after(ctx, rt, &params, &id)),
+            _ => page.next,
+        };
+        return Ok(cursor_response(page.total, next, items));
     }
     Ok(list_response(
         page.total.unwrap_or(0),
@@ -95,8 +101,13 @@ pub async fn search_all(ctx: &Ctx<'_>, req: &SearchRequest) -> Result<Reply, Sci
     }
     let page: Vec<_> = all.into_iter().skip(start_index - 1).take(count).collect();
     let mut items = Vec::with_capacity(page.len());
+    let mut budget = Budget::new(ctx.config.max_response_bytes);
     for (found, projection) in page {
-        items.extend(render_page(ctx, &projection, vec![found]).await?);
+        let (rendered, _) = render_page(ctx, &projection, vec![found], &mut budget).await?;
+        items.extend(rendered);
+        if budget.exhausted {
+            break;
+        }
     }
     Ok(list_response(total, start_index, items))
 }
@@ -114,14 +125,66 @@ fn list_response(total: usize, start_index: usize, items: Vec<Value>) -> Reply {
 /// How many resources of a page have their membership links read at once.
 const LINK_READS_IN_FLIGHT: usize = 16;
 
+/// The bytes of resources a response may still carry. Lambda answers at most 6 MB, so a page
+/// ends early (fewer `itemsPerPage`, the same `totalResults`) rather than fail at the front
+/// door; a single resource larger than the whole budget is a 400 `tooMany` with a hint.
+pub struct Budget {
+    left: usize,
+    /// Whether a resource was left out for lack of room.
+    pub exhausted: bool,
+}
+
+impl Budget {
+    /// A budget of `bytes`.
+    pub fn new(bytes: usize) -> Self {
+        Budget {
+            left: bytes,
+            exhausted: false,
+        }
+    }
+
+    /// The body of a single resource, if it fits the budget.
+    pub fn fits(mut self, body: Value) -> Result<Value, ScimError> {
+        self.take(&body, true)?;
+        Ok(body)
+    }
+
+    /// Takes room for `item` if there is some; the first item must fit.
+    fn take(&mut self, item: &Value, first: bool) -> Result<bool, ScimError> {
+        let size = serde_json::to_vec(item).map_or(usize::MAX, |b| b.len());
+        if size <= self.left {
+            self.left -= size;
+            return Ok(true);
+        }
+        self.exhausted = true;
+        if first {
+            return Err(too_large());
+        }
+        Ok(false)
+    }
+}
+
+/// The error for one resource larger than a response may be.
+pub fn too_large() -> ScimError {
+    ScimError::TooMany(
+        "this resource is larger than one response may be: read it with \
+         excludedAttributes=members (or attributes=...) and test membership with \
+         filter=members.value eq \"<id>\""
+            .into(),
+    )
+}
+
 /// Renders a page: reads membership links where the projection shows them (concurrently, not
-/// one resource after another), then applies the projection.
+/// one resource after another), applies the projection, and stops when the response budget
+/// is used up. Returns the items and the id of the last one shown.
 async fn render_page(
     ctx: &Ctx<'_>,
     projection: &Projection,
     found: Vec<find::Found>,
-) -> Result<Vec<Value>, ScimError> {
+    budget: &mut Budget,
+) -> Result<(Vec<Value>, Option<String>), ScimError> {
     let mut items = Vec::with_capacity(found.len());
+    let mut last = None;
     for chunk in found.chunks(LINK_READS_IN_FLIGHT) {
         let reads = chunk.iter().map(|f| async move {
             let kind = f.resource.kind;
@@ -136,9 +199,15 @@ async fn render_page(
             };
             Ok::<_, ScimError>(projection.apply(rt, rendered))
         });
-        for item in futures_util::future::join_all(reads).await {
-            items.push(item?);
+        let rendered = futures_util::future::join_all(reads).await;
+        for (item, f) in rendered.into_iter().zip(chunk) {
+            let item = item?;
+            if !budget.take(&item, items.is_empty())? {
+                return Ok((items, last));
+            }
+            last = Some(f.resource.id.clone());
+            items.push(item);
         }
     }
-    Ok(items)
+    Ok((items, last))
 }

@@ -42,15 +42,16 @@ fn resource_reply(
     status: StatusCode,
     resource: &Resource,
     links: Option<&[Link]>,
-) -> Reply {
+) -> Result<Reply, ScimError> {
     let rt = ctx.config.registry.resource_type(resource.kind);
     let body = projection(ctx, rt).apply(rt, render_linked(resource, rt, links, ctx.base_url));
-    Reply {
+    let body = super::list::Budget::new(ctx.config.max_response_bytes).fits(body)?;
+    Ok(Reply {
         status,
         body: Some(body),
         location: Some(location(ctx.base_url, resource)),
         etag: Some(etag(resource.version)),
-    }
+    })
 }
 
 /// Normalises a body, logging (by name only) the attributes it ignored.
@@ -184,12 +185,7 @@ pub async fn create(ctx: &Ctx<'_>, kind: ResourceKind, body: &[u8]) -> Result<Re
     };
     resource.version = applied.version;
     resource.member_count = applied.member_count;
-    Ok(resource_reply(
-        ctx,
-        StatusCode::CREATED,
-        &resource,
-        Some(&links),
-    ))
+    resource_reply(ctx, StatusCode::CREATED, &resource, Some(&links))
 }
 
 async fn apply(ctx: &Ctx<'_>, write: &Write) -> Result<Applied, ScimError> {
@@ -224,12 +220,7 @@ pub async fn get(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> Result<Reply, S
         reply.etag = Some(tag);
         return Ok(reply);
     }
-    Ok(resource_reply(
-        ctx,
-        StatusCode::OK,
-        &resource,
-        links.as_deref(),
-    ))
+    resource_reply(ctx, StatusCode::OK, &resource, links.as_deref())
 }
 
 fn check_if_match(ctx: &Ctx<'_>, current: &Resource) -> Result<(), ScimError> {
@@ -290,11 +281,11 @@ async fn written_reply(
 ) -> Result<Reply, ScimError> {
     let rt = ctx.config.registry.resource_type(kind);
     if !projection(ctx, rt).wants(link_attribute(kind)) {
-        return Ok(resource_reply(ctx, StatusCode::OK, &written, None));
+        return resource_reply(ctx, StatusCode::OK, &written, None);
     }
     if kind == ResourceKind::User {
         let groups = named_groups(ctx, user_groups).await?;
-        return Ok(resource_reply(ctx, StatusCode::OK, &written, Some(&groups)));
+        return resource_reply(ctx, StatusCode::OK, &written, Some(&groups));
     }
     if kind == ResourceKind::Group
         && (ctx.settings.group_patch_no_content
@@ -306,7 +297,7 @@ async fn written_reply(
     let (resource, links) = links_for(ctx, kind, id)
         .await?
         .ok_or_else(|| not_found(kind))?;
-    Ok(resource_reply(ctx, StatusCode::OK, &resource, Some(&links)))
+    resource_reply(ctx, StatusCode::OK, &resource, Some(&links))
 }
 
 /// `PUT /Users/{id}`, `PUT /Groups/{id}`: replaces every writable attribute (and a group's

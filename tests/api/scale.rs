@@ -13,6 +13,7 @@ both_stores!(
     concurrent_member_adds_and_removals_of_one_group_all_land,
     groups_beyond_the_response_limit_answer_204_and_keep_working,
     a_tenant_can_have_every_group_patch_answer_204,
+    responses_stay_within_the_response_budget,
 );
 
 const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -172,4 +173,65 @@ async fn a_tenant_can_have_every_group_patch_answer_204(backend: Backend) {
         .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     assert!(reply.body.is_null());
+}
+
+async fn responses_stay_within_the_response_budget(backend: Backend) {
+    let config = Config {
+        max_response_bytes: 2_500,
+        ..Config::default()
+    };
+    let app = spawn_app_for(backend, config, TenantSettings::default()).await;
+    let ids = users(&app, "budgeted", 12).await;
+    // A page ends early: fewer itemsPerPage, the same totalResults.
+    let page = app.list_users(&[("count", "12")]).await;
+    let shown = page["itemsPerPage"].as_u64().unwrap();
+    assert!((1..12).contains(&shown), "{page}");
+    assert_eq!(page["totalResults"], 12);
+    // Cursor pages cut short continue after their last resource: every user once.
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let body = app
+            .list_users(&[("count", "12"), ("cursor", &cursor)])
+            .await;
+        for r in body["Resources"].as_array().unwrap() {
+            seen.push(r["id"].as_str().unwrap().to_owned());
+        }
+        match body["nextCursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(seen, expected);
+    // One resource larger than a whole response: a clear 400, and how to read it instead.
+    let g = group(&app, "Too big to show").await;
+    let values: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
+    let added = app
+        .request(
+            Method::PATCH,
+            &format!("/Groups/{g}?excludedAttributes=members"),
+            Some(op("add", "members", Some(json!(values)))),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+    let whole = app
+        .request(Method::GET, &format!("/Groups/{g}"), None)
+        .await;
+    whole.assert_error(400, Some("tooMany"));
+    assert!(
+        whole.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("excludedAttributes=members")
+    );
+    let lean = app
+        .request(
+            Method::GET,
+            &format!("/Groups/{g}?excludedAttributes=members"),
+            None,
+        )
+        .await;
+    assert_eq!(lean.status, StatusCode::OK);
 }
