@@ -27,11 +27,12 @@ use crate::store::PageAnchor;
 /// Resources read per store call while scanning.
 const SCAN_PAGE: usize = 200;
 
-/// A matched resource, rendered (with its links if they were read).
+/// A matched resource, rendered if finding it needed the rendering (filters and sorts look at
+/// it); pages found without one are rendered once, when the response is built.
 #[derive(Debug)]
 pub struct Found {
     /// The SCIM representation, before projection.
-    pub rendered: Value,
+    pub rendered: Option<Value>,
     /// The stored resource.
     pub resource: Resource,
     /// Whether `rendered` already shows the membership links.
@@ -39,9 +40,24 @@ pub struct Found {
 }
 
 impl Found {
+    /// A resource found without looking at its rendering.
+    fn unrendered(resource: Resource) -> Self {
+        Found {
+            rendered: None,
+            resource,
+            linked: false,
+        }
+    }
+
+    /// Its rendering, made now if it was not yet.
+    fn view(&mut self, rt: &ResourceTypeDef, base_url: &str) -> &Value {
+        self.rendered
+            .get_or_insert_with(|| render(&self.resource, rt, base_url))
+    }
+
     fn plain(rendered: Value, resource: Resource) -> Self {
         Found {
-            rendered,
+            rendered: Some(rendered),
             resource,
             linked: false,
         }
@@ -115,11 +131,7 @@ async fn cursor_page(
             .list(ctx.tenant, rt.kind, after, params.count)
             .await
             .map_err(store_error)?;
-        let items = page
-            .items
-            .into_iter()
-            .map(|r| Found::plain(render(&r, rt, ctx.base_url), r))
-            .collect();
+        let items = page.items.into_iter().map(Found::unrendered).collect();
         return Ok(Page {
             total: Some(total),
             items,
@@ -452,10 +464,7 @@ async fn read_candidates(
         .await
         .map_err(store_error)?;
     found.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(found
-        .into_iter()
-        .map(|r| Found::plain(render(&r, rt, ctx.base_url), r))
-        .collect())
+    Ok(found.into_iter().map(Found::unrendered).collect())
 }
 
 /// Answers a membership filter from the edges of the one resource it names. With nothing
@@ -480,9 +489,9 @@ async fn linked(
         return Err(too_many(ctx.config.max_scan));
     }
     let mut matched = Vec::new();
-    for found in read_candidates(ctx, rt, &ids).await? {
+    for mut found in read_candidates(ctx, rt, &ids).await? {
         let keep = match &rest {
-            Some(rest) => filter::eval::matches(rest, rt, &found.rendered)?,
+            Some(rest) => filter::eval::matches(rest, rt, found.view(rt, ctx.base_url))?,
             None => true,
         };
         if keep {
@@ -490,7 +499,10 @@ async fn linked(
         }
     }
     if let Some(sort) = &params.sort {
-        matched = sort.sort(matched, |f| &f.rendered);
+        for found in &mut matched {
+            found.view(rt, ctx.base_url);
+        }
+        matched = sort.sort(matched, |f| f.rendered.as_ref().unwrap_or(&Value::Null));
     }
     let total = matched.len();
     let (page, next) = window_found(matched, params, after);
@@ -630,7 +642,7 @@ async fn lookup_all(
     }
     Ok(vec![match links {
         Some(links) => Found {
-            rendered: render_linked(&resource, rt, Some(&links), ctx.base_url),
+            rendered: Some(render_linked(&resource, rt, Some(&links), ctx.base_url)),
             resource,
             linked: true,
         },
@@ -694,7 +706,13 @@ async fn scan(
         }
     }
     Ok(match &params.sort {
-        Some(sort) => (total, window(sort.sort(kept, |f| &f.rendered), params)),
+        Some(sort) => (
+            total,
+            window(
+                sort.sort(kept, |f| f.rendered.as_ref().unwrap_or(&Value::Null)),
+                params,
+            ),
+        ),
         None => (total, kept),
     })
 }
@@ -767,10 +785,6 @@ async fn unfiltered_page(
             .await
             .map_err(store_error)?;
     }
-    let items = page
-        .items
-        .into_iter()
-        .map(|r| Found::plain(render(&r, rt, ctx.base_url), r))
-        .collect();
+    let items = page.items.into_iter().map(Found::unrendered).collect();
     Ok((total, items))
 }

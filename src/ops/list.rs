@@ -97,7 +97,13 @@ pub async fn search_all(ctx: &Ctx<'_>, req: &SearchRequest) -> Result<Reply, Sci
         );
     }
     if let Some(sort) = sort {
-        all = sort.sort(all, |(f, _)| &f.rendered);
+        for (found, _) in &mut all {
+            let rt = ctx.config.registry.resource_type(found.resource.kind);
+            found.rendered.get_or_insert_with(|| {
+                crate::schema::output::render(&found.resource, rt, ctx.base_url)
+            });
+        }
+        all = sort.sort(all, |(f, _)| f.rendered.as_ref().unwrap_or(&Value::Null));
     }
     let page: Vec<_> = all.into_iter().skip(start_index - 1).take(count).collect();
     let mut items = Vec::with_capacity(page.len());
@@ -189,13 +195,18 @@ async fn render_page(
         let reads = chunk.iter().map(|f| async move {
             let kind = f.resource.kind;
             let rt = ctx.config.registry.resource_type(kind);
+            let plain = || {
+                f.rendered
+                    .clone()
+                    .unwrap_or_else(|| crate::schema::output::render(&f.resource, rt, ctx.base_url))
+            };
             if f.linked || !projection.wants(link_attribute(kind)) {
-                return Ok(projection.apply(rt, f.rendered.clone()));
+                return Ok(projection.apply(rt, plain()));
             }
             let rendered = match super::resources::links_for(ctx, kind, &f.resource.id).await? {
                 Some((resource, links)) => render_linked(&resource, rt, Some(&links), ctx.base_url),
                 // Deleted since it was listed: show it as it was.
-                None => f.rendered.clone(),
+                None => plain(),
             };
             Ok::<_, ScimError>(projection.apply(rt, rendered))
         });

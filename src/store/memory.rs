@@ -42,6 +42,8 @@ struct State {
     memberships: BTreeMap<(TenantId, MemberRef), BTreeSet<String>>,
     /// Page anchors: (tenant, kind, listing) → position → (id it follows, when written).
     anchors: BTreeMap<ResourceKey, Anchors>,
+    /// Live resources per (tenant, kind), kept with every write so counting is O(1).
+    counts: HashMap<(TenantId, ResourceKind), u64>,
 }
 
 /// One listing's page anchors: position → (id it follows, when written).
@@ -230,6 +232,13 @@ impl State {
     }
 
     fn apply(&mut self, tenant: &TenantId, write: &Write) -> Result<Applied, StoreError> {
+        let applied = self.apply_write(tenant, write)?;
+        let count = self.counts.entry((tenant.clone(), write.kind)).or_default();
+        *count = count.saturating_add_signed(write.count_delta());
+        Ok(applied)
+    }
+
+    fn apply_write(&mut self, tenant: &TenantId, write: &Write) -> Result<Applied, StoreError> {
         let (kind, id) = (write.kind, write.id.as_str());
         let key = resource_key(tenant, kind, id);
         match &write.op {
@@ -528,17 +537,12 @@ impl ResourceStore for MemoryStore {
     }
 
     async fn count(&self, tenant: &TenantId, kind: ResourceKind) -> Result<u64, StoreError> {
-        use std::ops::Bound;
-        let s = self.lock();
-        let n = s
-            .resources
-            .range((
-                Bound::Included(resource_key(tenant, kind, "")),
-                Bound::Unbounded,
-            ))
-            .take_while(|((t, k, _), _)| t == tenant && *k == kind)
-            .count();
-        Ok(n as u64)
+        Ok(self
+            .lock()
+            .counts
+            .get(&(tenant.clone(), kind))
+            .copied()
+            .unwrap_or(0))
     }
 
     async fn page_anchor(
@@ -584,6 +588,7 @@ impl ResourceStore for MemoryStore {
     async fn purge(&self, tenant: &TenantId) -> Result<(), StoreError> {
         let mut s = self.lock();
         s.anchors.retain(|(t, _, _), _| t != tenant);
+        s.counts.retain(|(t, _), _| t != tenant);
         s.resources.retain(|(t, _, _), _| t != tenant);
         s.deleted.retain(|(t, _, _), _| t != tenant);
         s.guards.retain(|(t, _, _, _), _| t != tenant);
