@@ -4,7 +4,9 @@
 //! SDK types to domain types and SDK failures to [`StoreError`]. Multi-item writes are single
 //! `TransactWriteItems` calls whose cancellation reasons are read by position: a failed guard
 //! `Put` is a uniqueness conflict, a failed version condition a lost race. Transaction
-//! conflicts and throttling are retried here with backoff, then reported as
+//! One retry policy (see `retry_config`): the SDK's standard retries handle throttling and
+//! transient failures; this module retries only what the SDK does not (transactions cancelled
+//! by a conflicting transaction, unprocessed batch items), and reports what outlasts both as
 //! [`StoreError::Throttled`] (429 + `Retry-After` to the client).
 
 mod counting;
@@ -35,7 +37,8 @@ use crate::domain::ResourceKind;
 use crate::domain::TenantId;
 use crate::domain::UniqueValue;
 
-/// How many times a throttled or conflicting write is attempted before giving up.
+/// How many times a write that lost to a concurrent transaction (or a batch with unprocessed
+/// items) is attempted before giving up.
 const MAX_ATTEMPTS: u32 = 6;
 
 /// The DynamoDB store. Cheap to clone (the SDK client is a handle).
@@ -57,13 +60,19 @@ impl Cancelled {
     }
 }
 
-fn is_retryable_code(code: &str) -> bool {
+/// A transaction (or an item write) that lost to a concurrent transaction on the same item.
+fn is_conflict_code(code: &str) -> bool {
     matches!(
         code,
-        "TransactionConflict"
-            | "TransactionConflictException"
-            | "TransactionInProgressException"
-            | "ThrottlingError"
+        "TransactionConflict" | "TransactionConflictException" | "TransactionInProgressException"
+    )
+}
+
+/// Throttling that outlasted the SDK's own retries: the request becomes 429 `Retry-After`.
+fn is_throttling_code(code: &str) -> bool {
+    matches!(
+        code,
+        "ThrottlingError"
             | "ThrottlingException"
             | "ProvisionedThroughputExceeded"
             | "ProvisionedThroughputExceededException"
@@ -76,7 +85,7 @@ fn sdk_error<E>(err: SdkError<E, HttpResponse>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    if err.code().is_some_and(is_retryable_code) {
+    if err.code().is_some_and(is_throttling_code) {
         StoreError::Throttled
     } else {
         opaque(&err)
@@ -130,17 +139,29 @@ where
     .then_some(SetupProblem::NoCredentials)
 }
 
+/// The wait before retry `attempt` (1-based) of a conflicting transaction or of unprocessed
+/// batch items: "full jitter", a random time up to an exponentially growing cap (50 ms,
+/// 100 ms, … 800 ms), so that writers that collided do not collide again in step.
 fn backoff(attempt: u32) -> Duration {
-    // 25, 50, 100, 200, 400 ms, plus up to 25 ms of jitter from the clock.
-    let base = 25u64 << attempt.min(5);
-    let jitter = u64::from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0)
-            % 25_000_000,
-    ) / 1_000_000;
-    Duration::from_millis(base + jitter)
+    let cap_ms = 25u64 << attempt.clamp(1, 5);
+    let mut random = [0u8; 8];
+    let draw = getrandom::fill(&mut random)
+        .map(|()| u64::from_le_bytes(random))
+        .unwrap_or(cap_ms / 2);
+    Duration::from_millis(draw % (cap_ms + 1))
+}
+
+/// The one retry policy for throttling and transient failures: the SDK's standard retries
+/// (exponential backoff with full jitter, 4 attempts, at most 1 s apart; about 2 s of waiting
+/// in all, well inside the function's 29 s). Nothing above retries them again: the store
+/// retries only what the SDK cannot (transactions cancelled by a conflicting transaction,
+/// unprocessed batch items), and the operations layer only lost version races; persistent
+/// throttling becomes 429 with `Retry-After`.
+fn retry_config() -> aws_sdk_dynamodb::config::retry::RetryConfig {
+    aws_sdk_dynamodb::config::retry::RetryConfig::standard()
+        .with_max_attempts(4)
+        .with_initial_backoff(Duration::from_millis(50))
+        .with_max_backoff(Duration::from_secs(1))
 }
 
 /// A condition expression with its names and values.
@@ -349,6 +370,9 @@ impl DynamoStore {
         &self,
         actions: Vec<TransactWriteItem>,
     ) -> Result<Result<(), Cancelled>, StoreError> {
+        // One token for every attempt: if an attempt timed out after DynamoDB applied it, the
+        // retry is recognised as the same transaction and not applied twice.
+        let token = uuid::Uuid::new_v4().to_string();
         for attempt in 0..MAX_ATTEMPTS {
             if attempt > 0 {
                 tokio::time::sleep(backoff(attempt)).await;
@@ -357,7 +381,7 @@ impl DynamoStore {
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(actions.clone()))
-                .client_request_token(uuid::Uuid::new_v4().to_string())
+                .client_request_token(&token)
                 .send()
                 .await;
             let err = match result {
@@ -377,16 +401,24 @@ impl DynamoStore {
                 }
                 if reasons
                     .iter()
-                    .any(|r| r.code().is_some_and(is_retryable_code))
+                    .any(|r| r.code().is_some_and(is_conflict_code))
                 {
+                    // Another transaction held an item: the SDK does not retry this.
                     continue;
+                }
+                if reasons
+                    .iter()
+                    .any(|r| r.code().is_some_and(is_throttling_code))
+                {
+                    return Err(StoreError::Throttled);
                 }
                 return Err(opaque(&err));
             }
-            if err.code().is_some_and(is_retryable_code) {
+            if err.code().is_some_and(is_conflict_code) {
                 continue;
             }
-            return Err(opaque(&err));
+            // Throttling reaches here only after the SDK's own retries.
+            return Err(sdk_error(err));
         }
         Err(StoreError::Throttled)
     }
@@ -440,8 +472,9 @@ impl DynamoStore {
                 Err(err) if err.code() == Some("ConditionalCheckFailedException") => {
                     return Ok(Conditional::Failed);
                 }
-                Err(err) if err.code().is_some_and(is_retryable_code) => continue,
-                Err(err) => return Err(opaque(&err)),
+                // An item held by a transaction in flight: the SDK does not retry this.
+                Err(err) if err.code().is_some_and(is_conflict_code) => continue,
+                Err(err) => return Err(sdk_error(err)),
             }
         }
         Err(StoreError::Throttled)
@@ -664,8 +697,9 @@ fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
 /// `endpoint` (DynamoDB Local) and no `AWS_ACCESS_KEY_ID` in the environment, static dummy
 /// credentials are used, so the chain never reaches for instance metadata.
 pub async fn connect(endpoint: Option<&str>, region: Option<&str>) -> Client {
-    let mut loader =
-        aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(https_client());
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https_client())
+        .retry_config(retry_config());
     if let Some(region) = region {
         loader = loader.region(aws_config::Region::new(region.to_owned()));
     }
@@ -702,7 +736,8 @@ pub fn connect_lambda(endpoint: Option<&str>) -> Result<Client, StoreError> {
         .credentials_provider(
             aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
         )
-        .http_client(https_client());
+        .http_client(https_client())
+        .retry_config(retry_config());
     builder.set_endpoint_url(endpoint.map(str::to_owned));
     let config = builder.build();
     Ok(Client::from_conf(config))
@@ -722,6 +757,7 @@ pub async fn connect_local(endpoint: &str, access_key_id: &str) -> Client {
     );
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .http_client(https_client())
+        .retry_config(retry_config())
         .endpoint_url(endpoint)
         .region(aws_config::Region::from_static("us-east-1"))
         .credentials_provider(credentials)
