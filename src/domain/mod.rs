@@ -5,5 +5,7 @@
 mod resource;
 mod tenant;
 
-pub use resource::{Link, MemberRef, Resource, ResourceKind, UniqueValue, Version};
+pub use resource::{
+    Link, MemberRef, Resource, ResourceKind, UniqueValue, Version, is_resource_id, new_resource_id,
+};
 pub use tenant::{InvalidTenantId, Tenant, TenantId, TenantSettings, TokenRecord};

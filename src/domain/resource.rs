@@ -37,6 +37,24 @@ impl ResourceKind {
     }
 }
 
+/// A new resource id: a UUIDv7 (time-ordered, so id order is roughly creation order and
+/// new items spread over DynamoDB partitions), in its lowercase hyphenated form.
+pub fn new_resource_id() -> String {
+    uuid::Uuid::now_v7().hyphenated().to_string()
+}
+
+/// Whether `id` has the form of the ids [`new_resource_id`] issues: 36 characters, lowercase
+/// hexadecimal digits in groups of 8-4-4-4-12 separated by hyphens. Anything else names no
+/// resource of this server, so it is answered (404, an empty list, 400 naming the member)
+/// without asking a store, and never becomes part of a key.
+pub fn is_resource_id(id: &str) -> bool {
+    id.len() == 36
+        && id.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+        })
+}
+
 /// A resource's version: what `meta.version` (a weak ETag) is made of.
 ///
 /// A group's membership changes without `If-Match` commute, so they cannot all rewrite the
@@ -155,5 +173,32 @@ impl UniqueValue {
                 attr,
                 normalized: normalized.into(),
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_ids_are_recognised_and_nothing_else() {
+        for _ in 0..100 {
+            let id = new_resource_id();
+            assert!(is_resource_id(&id), "{id}");
+        }
+        for not_id in [
+            "",
+            "u1",
+            "0190c5a2-7b3e-7c1d-9f00-12345678901", // 35 characters
+            "0190c5a2-7b3e-7c1d-9f00-1234567890123", // 37
+            "0190C5A2-7B3E-7C1D-9F00-123456789012", // upper case: another id
+            "0190c5a2+7b3e-7c1d-9f00-123456789012",
+            "0190c5a27b3e7c1d9f00123456789012abcd",
+            "0190c5a2-7b3e-7c1d-9f00-12345678901g",
+            "0190c5a2-7b3e-7c1d-9f00-12345678901é",
+        ] {
+            assert!(!is_resource_id(not_id), "{not_id}");
+        }
+        assert!(is_resource_id("0190c5a2-7b3e-7c1d-9f00-123456789012"));
     }
 }

@@ -17,9 +17,10 @@ use serde_json::Value;
 use super::groups::link_attribute;
 use super::request::ListParams;
 use super::{Ctx, store_error};
-use crate::domain::{MemberRef, Resource, ResourceKind, UniqueValue};
+use crate::domain::{MemberRef, Resource, ResourceKind, UniqueValue, is_resource_id};
 use crate::error::ScimError;
 use crate::filter::{self, CompValue, CompareOp, Filter};
+use crate::schema::input::MAX_KEY_VALUE_BYTES;
 use crate::schema::output::{render, render_linked};
 use crate::schema::{ResourceTypeDef, fold_case};
 use crate::store::PageAnchor;
@@ -243,6 +244,7 @@ mod cursor {
 
     use super::super::Ctx;
     use super::super::request::ListParams;
+    use crate::domain::is_resource_id;
     use crate::error::ScimError;
     use crate::schema::ResourceTypeDef;
 
@@ -287,7 +289,7 @@ mod cursor {
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or_else(invalid)?;
-        if binding(ctx, rt, params, &after) != check {
+        if !is_resource_id(&after) || binding(ctx, rt, params, &after) != check {
             return Err(invalid());
         }
         Ok(Some(after))
@@ -384,6 +386,9 @@ async fn link_candidates(
     rt: &ResourceTypeDef,
     target: &str,
 ) -> Result<Vec<String>, ScimError> {
+    if !is_resource_id(target) {
+        return Ok(Vec::new());
+    }
     let mut ids: Vec<String> = match rt.kind {
         ResourceKind::Group => {
             let mut ids = Vec::new();
@@ -608,6 +613,9 @@ async fn lookup_all(
     params: &ListParams,
 ) -> Result<Vec<Found>, ScimError> {
     let id = match lookup {
+        // A value that is not an id, or too long to be a unique value, matches nothing.
+        Lookup::Id(id) if !is_resource_id(&id) => None,
+        Lookup::Unique(value) if value.normalized.len() > MAX_KEY_VALUE_BYTES => None,
         Lookup::Id(id) => Some(id),
         Lookup::Unique(value) => ctx
             .store

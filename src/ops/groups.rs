@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::{Ctx, store_error, write};
 use crate::domain::ResourceKind;
-use crate::domain::{Link, MemberRef};
+use crate::domain::{Link, MemberRef, is_resource_id};
 use crate::error::ScimError;
 use crate::store::MemberDelta;
 
@@ -117,6 +117,12 @@ pub async fn resolve(
         return Err(ScimError::InvalidValue(
             "a group cannot be a member of itself".into(),
         ));
+    }
+    if let Some(r) = requested.iter().find(|r| !is_resource_id(&r.id)) {
+        return Err(ScimError::InvalidValue(format!(
+            "member '{}' does not exist (it is not an id this server issues)",
+            r.id
+        )));
     }
     let known_by_id: BTreeMap<&str, &Link> =
         known.iter().map(|l| (l.target.id.as_str(), l)).collect();

@@ -15,7 +15,9 @@ use super::members::{self, MAX_MEMBERS_READ};
 use super::write::{self, Change};
 use super::{Ctx, Reply, now_rfc3339, parse_json, store_error};
 use crate::auth::hash_secret_blocking;
-use crate::domain::{Link, MemberRef, Resource, ResourceKind, UniqueValue};
+use crate::domain::{
+    Link, MemberRef, Resource, ResourceKind, UniqueValue, is_resource_id, new_resource_id,
+};
 use crate::error::ScimError;
 use crate::schema::ResourceTypeDef;
 use crate::schema::input::{NormalizedBody, UnknownAttributes, check_immutable, normalize_body};
@@ -28,6 +30,16 @@ const MAX_WRITE_ATTEMPTS: usize = 5;
 
 fn not_found(kind: ResourceKind) -> ScimError {
     ScimError::NotFound(format!("no such {}", kind.name()))
+}
+
+/// 404 at once for an id in a path that this server never issues (no store call is made, and
+/// no such value becomes part of a key).
+fn issued(kind: ResourceKind, id: &str) -> Result<(), ScimError> {
+    if is_resource_id(id) {
+        Ok(())
+    } else {
+        Err(not_found(kind))
+    }
 }
 
 /// `attributes` / `excludedAttributes` of the request, for one resource type.
@@ -166,7 +178,7 @@ pub async fn create(ctx: &Ctx<'_>, kind: ResourceKind, body: &[u8]) -> Result<Re
     let mut normalized = normalize(ctx, rt, parse_json(body)?)?;
     let requested = take_members(kind, &mut normalized.attributes)?;
     let guards = ctx.guards(rt, &normalized.attributes)?;
-    let id = uuid::Uuid::now_v7().to_string();
+    let id = new_resource_id();
     let links = groups::resolve(ctx, &id, &requested, &[]).await?;
     let password_hash = password_hash(&mut normalized).await?;
     let now = now_rfc3339();
@@ -198,6 +210,7 @@ async fn apply(ctx: &Ctx<'_>, write: &Write) -> Result<Applied, ScimError> {
 /// `GET /Users/{id}`, `GET /Groups/{id}` (304 when `If-None-Match` names the current
 /// version). Membership is read only if the response will show it.
 pub async fn get(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> Result<Reply, ScimError> {
+    issued(kind, id)?;
     let wants_links =
         projection(ctx, ctx.config.registry.resource_type(kind)).wants(link_attribute(kind));
     let (resource, links) = if wants_links {
@@ -309,6 +322,7 @@ pub async fn replace(
     id: &str,
     body: &[u8],
 ) -> Result<Reply, ScimError> {
+    issued(kind, id)?;
     let rt = ctx.config.registry.resource_type(kind);
     let mut normalized = normalize(ctx, rt, parse_json(body)?)?;
     let requested = take_members(kind, &mut normalized.attributes)?;
@@ -466,6 +480,7 @@ pub async fn patch(
     id: &str,
     body: &[u8],
 ) -> Result<Reply, ScimError> {
+    issued(kind, id)?;
     let rt = ctx.config.registry.resource_type(kind);
     let operations = crate::patch::parse_request(parse_json(body)?)?;
     let split = match kind {
@@ -557,9 +572,11 @@ async fn targeted_delta(
         .cloned()
         .collect();
     let add = groups::resolve(ctx, group, &to_add, &[]).await?;
+    // An id this server never issued is no member: removing it changes nothing.
     let remove = effect
         .remove
         .iter()
+        .filter(|id| is_resource_id(id))
         .filter_map(|id| match known {
             Some(k) => k
                 .iter()
@@ -609,6 +626,7 @@ fn renormalize(
 /// soft delete, marks it deleted), releases its uniqueness guards and removes every
 /// membership it is part of. Either way it answers 404 from then on.
 pub async fn delete(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> Result<Reply, ScimError> {
+    issued(kind, id)?;
     let rt = ctx.config.registry.resource_type(kind);
     retry_on_race!(|| {
         let (current, _) = read_for_change(ctx, kind, id, false).await?;

@@ -20,6 +20,19 @@ use crate::error::ScimError;
 /// The largest normalised value, in bytes, of an attribute used in a uniqueness key.
 pub const MAX_KEY_VALUE_BYTES: usize = 1024;
 
+/// The largest resource, in bytes as DynamoDB measures stored data (see [`stored_size`]). A
+/// DynamoDB item holds at most 400 KB, key and bookkeeping attributes included; the rest of
+/// the room is for those. Every store enforces the same limit, because the check is made
+/// here, before any store sees the resource. Members are not part of a group's attributes
+/// (they are separate items), so this does not limit a group's size.
+pub const MAX_RESOURCE_BYTES: usize = 300 * 1024;
+
+/// The largest magnitude of a decimal DynamoDB can store (its numbers have 38 digits of
+/// precision and exponents from -130 to +125; more than any SCIM attribute needs).
+const MAX_DECIMAL: f64 = 9.999_999_999_999_998e125;
+/// The smallest nonzero magnitude of a decimal DynamoDB can store.
+const MIN_DECIMAL: f64 = 1e-130;
+
 /// A resource body after normalisation.
 #[derive(Debug, Default)]
 pub struct NormalizedBody {
@@ -78,7 +91,42 @@ pub fn normalize_body(
         }
     }
     check_required(rt.core, &out.attributes, out.password.is_some())?;
+    check_size(&out.attributes)?;
     Ok(out)
+}
+
+/// Rejects a resource larger than [`MAX_RESOURCE_BYTES`] with 400 `invalidValue`.
+fn check_size(attributes: &Map<String, Value>) -> Result<(), ScimError> {
+    let size: usize = attributes
+        .iter()
+        .map(|(name, value)| name.len() + stored_size(value))
+        .sum();
+    if size > MAX_RESOURCE_BYTES {
+        return Err(ScimError::InvalidValue(format!(
+            "the resource would take {size} bytes; a resource may take at most \
+             {MAX_RESOURCE_BYTES} bytes (members of a group do not count)"
+        )));
+    }
+    Ok(())
+}
+
+/// The size of a value as DynamoDB counts it (rounded up): strings by their UTF-8 bytes,
+/// numbers one byte per two significant digits plus one, booleans and nulls one byte, lists
+/// and maps three bytes plus one per element (and, in maps, each name's bytes). JSON text is
+/// not a safe measure: a list of small numbers takes more room in DynamoDB than as JSON.
+pub fn stored_size(value: &Value) -> usize {
+    match value {
+        Value::Null | Value::Bool(_) => 1,
+        Value::Number(n) => n.to_string().len().div_ceil(2) + 1,
+        Value::String(text) => text.len(),
+        Value::Array(items) => 3 + items.iter().map(|v| 1 + stored_size(v)).sum::<usize>(),
+        Value::Object(map) => {
+            3 + map
+                .iter()
+                .map(|(k, v)| 1 + k.len() + stored_size(v))
+                .sum::<usize>()
+        }
+    }
 }
 
 /// Requires `schemas` to be an array of strings that includes the core schema.
@@ -221,7 +269,16 @@ pub fn normalize_single(
             Some(Value::Bool(parse_bool(&s).ok_or_else(wrong_type)?))
         }
         (AttrType::Integer, Value::Number(n)) if n.is_i64() || n.is_u64() => Some(Value::Number(n)),
-        (AttrType::Decimal, Value::Number(n)) => Some(Value::Number(n)),
+        (AttrType::Decimal, Value::Number(n)) => {
+            let magnitude = n.as_f64().map_or(f64::INFINITY, f64::abs);
+            if magnitude > MAX_DECIMAL || (magnitude != 0.0 && magnitude < MIN_DECIMAL) {
+                return Err(ScimError::InvalidValue(format!(
+                    "'{path}' is outside the range of decimals this server stores \
+                     (magnitudes from 1e-130 to 9.99e125, or 0)"
+                )));
+            }
+            Some(Value::Number(n))
+        }
         (AttrType::Complex, Value::Object(map)) => {
             let mut out = Map::new();
             for (key, v) in map {
@@ -328,6 +385,40 @@ mod tests {
 
     fn normalize(body: Value) -> Result<NormalizedBody, ScimError> {
         normalize_body(&USER_TYPE, body, UnknownAttributes::Ignore)
+    }
+
+    #[test]
+    fn decimals_outside_what_dynamodb_stores_are_invalid_values() {
+        let def = AttributeDef::new("weight", AttrType::Decimal);
+        for ok in [
+            json!(0.0),
+            json!(1.5e125),
+            json!(-2.5e-130),
+            json!(12),
+            json!(-7),
+        ] {
+            assert!(normalize_single(&def, ok.clone(), "weight").is_ok(), "{ok}");
+        }
+        for bad in [json!(1e126), json!(-1e200), json!(1e-131), json!(-5e-300)] {
+            let err = normalize_single(&def, bad.clone(), "weight").unwrap_err();
+            assert!(matches!(err, ScimError::InvalidValue(_)), "{bad}: {err:?}");
+            assert!(err.to_string().contains("'weight'"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_resource_larger_than_an_item_can_hold_is_an_invalid_value() {
+        let body = |title_bytes: usize| {
+            json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": "alice",
+                "title": "t".repeat(title_bytes),
+            })
+        };
+        assert!(normalize(body(MAX_RESOURCE_BYTES - 100)).is_ok());
+        let err = normalize(body(MAX_RESOURCE_BYTES)).unwrap_err();
+        assert!(matches!(err, ScimError::InvalidValue(_)), "{err:?}");
+        assert!(err.to_string().contains("at most"), "{err}");
     }
 
     #[test]

@@ -107,6 +107,18 @@ async fn reads_and_creates_stay_within_their_budgets() {
     )
     .await;
     assert!(c.total() <= 2, "{c:?}");
+    // Ids this server never issues are answered without a call.
+    for (path, status) in [
+        ("/Users/not-an-id", StatusCode::NOT_FOUND),
+        ("/Groups/NOT-AN-ID", StatusCode::NOT_FOUND),
+        ("/Users?filter=id%20eq%20%22nope%22", StatusCode::OK),
+        ("/Groups?filter=members.value%20eq%20%22nope%22", StatusCode::OK),
+    ] {
+        counter.reset();
+        let reply = app.request(Method::GET, path, None).await;
+        assert_eq!(reply.status, status, "{path}: {}", reply.body);
+        assert_eq!(counter.snapshot().total(), 0, "{path}");
+    }
     // PATCH user: its read and one transaction.
     let patch = json!({"schemas": [PATCH_OP], "Operations": [
         {"op": "replace", "path": "displayName", "value": "Budget B."}

@@ -164,7 +164,13 @@ async fn throttling_becomes_429_with_retry_after() {
 #[tokio::test]
 async fn outages_become_opaque_500s() {
     let app = spawn_broken(Failure::Outage).await;
-    let reply = app.request(Method::GET, "/Users/abc", None).await;
+    let reply = app
+        .request(
+            Method::GET,
+            "/Users/0190c5a2-7b3e-7c1d-9f00-123456789012",
+            None,
+        )
+        .await;
     reply.assert_error(500, None);
     assert_eq!(reply.body["detail"], "internal server error");
 }
@@ -173,7 +179,13 @@ async fn outages_become_opaque_500s() {
 async fn a_panic_in_a_request_is_a_500_and_the_server_lives_on() {
     let app = spawn_broken(Failure::Panic).await;
     for _ in 0..2 {
-        let reply = app.request(Method::GET, "/Users/abc", None).await;
+        let reply = app
+            .request(
+                Method::GET,
+                "/Users/0190c5a2-7b3e-7c1d-9f00-123456789012",
+                None,
+            )
+            .await;
         reply.assert_error(500, None);
     }
     // Authentication (the directory) still works: a bad token is still a 401.

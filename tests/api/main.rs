@@ -13,6 +13,7 @@ mod helpers;
 mod iam;
 mod idp;
 mod lambda;
+mod limits;
 mod paging;
 mod patch;
 mod scale;
