@@ -112,7 +112,10 @@ async fn reads_and_creates_stay_within_their_budgets() {
         ("/Users/not-an-id", StatusCode::NOT_FOUND),
         ("/Groups/NOT-AN-ID", StatusCode::NOT_FOUND),
         ("/Users?filter=id%20eq%20%22nope%22", StatusCode::OK),
-        ("/Groups?filter=members.value%20eq%20%22nope%22", StatusCode::OK),
+        (
+            "/Groups?filter=members.value%20eq%20%22nope%22",
+            StatusCode::OK,
+        ),
     ] {
         counter.reset();
         let reply = app.request(Method::GET, path, None).await;

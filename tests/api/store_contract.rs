@@ -441,6 +441,43 @@ async fn membership_edges_go_both_ways_and_follow_deletes(backend: Backend) {
         .unwrap()
         .unwrap();
     assert_eq!(g1.links, vec![user_link("u1", "uno")]);
+    // A rename computed while u2 was in g1, applied after a concurrent removal took u2 out,
+    // refreshes nothing: the removed edge does not come back.
+    let u2 = get(store, &t, ResourceKind::User, "u2").await;
+    let stale_rename = write::update(
+        &u2,
+        &u2.guards.clone().unwrap(),
+        &["g1".to_owned()],
+        Change {
+            attributes: attrs(json!({"userName": "dos"})),
+            guards: vec![name_guard("userName", "dos")],
+            ..Change::default()
+        },
+        false,
+        NOW,
+    )
+    .unwrap();
+    store.apply(&t, &stale_rename).await.unwrap();
+    let g1 = store
+        .get_linked(&t, ResourceKind::Group, "g1", 100)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(g1.links, vec![user_link("u1", "uno")]);
+    assert!(
+        store
+            .memberships(&t, "g1", &[member(ResourceKind::User, "u2")])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .groups_of(&t, &member(ResourceKind::User, "u2"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // Deleting a member removes it from its groups; deleting a group, its memberships.
     let u1 = get(store, &t, ResourceKind::User, "u1").await;
     store
