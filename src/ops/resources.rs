@@ -602,7 +602,10 @@ async fn whole_list_delta(
 ) -> Result<MemberDelta, ScimError> {
     let mut doc = Map::new();
     if !current.is_empty() {
-        doc.insert("members".into(), groups::members_value(current));
+        doc.insert(
+            link_attribute(ResourceKind::Group).into(),
+            groups::members_value(current),
+        );
     }
     crate::patch::apply(rt, &mut doc, operations, ctx.unknown_attributes())?;
     let requested = groups::take_members(&mut doc)?;
