@@ -7,7 +7,7 @@
 
 use std::cmp::Ordering;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -17,6 +17,19 @@ use crate::schema::{AttrType, AttributeDef, ResourceTypeDef, common_attribute, f
 
 /// Whether `resource` (its SCIM JSON representation) matches `filter`.
 pub fn matches(filter: &Filter, rt: &ResourceTypeDef, resource: &Value) -> Result<bool, ScimError> {
+    let empty = Map::new();
+    matches_object(filter, rt, resource.as_object().unwrap_or(&empty))
+}
+
+/// [`matches`] over the members of a resource's JSON object: its representation, or its
+/// stored attributes when the filter names only attributes that are shown as stored (see
+/// `ops::find::plan::attributes_suffice`), which saves rendering every resource a scan
+/// examines.
+pub fn matches_object(
+    filter: &Filter,
+    rt: &ResourceTypeDef,
+    resource: &Map<String, Value>,
+) -> Result<bool, ScimError> {
     eval(
         filter,
         &Scope::Resource {
@@ -48,11 +61,14 @@ pub fn validate(filter: &Filter, rt: &ResourceTypeDef) -> Result<(), ScimError> 
     matches(filter, rt, &Value::Object(serde_json::Map::new())).map(|_| ())
 }
 
+/// A JSON object: a resource, an extension's attributes, an element of a complex attribute.
+type Object = Map<String, Value>;
+
 /// Where attribute paths are resolved: the resource, or one element of a value path.
 enum Scope<'a> {
     Resource {
         rt: &'a ResourceTypeDef,
-        value: &'a Value,
+        value: &'a Map<String, Value>,
     },
     Element {
         def: &'static AttributeDef,
@@ -141,7 +157,7 @@ fn eval(filter: &Filter, scope: &Scope<'_>) -> Result<bool, ScimError> {
 fn top_level<'a>(
     path: &AttrPath,
     scope: &Scope<'a>,
-) -> Result<(&'static AttributeDef, Option<&'a Value>), ScimError> {
+) -> Result<(&'static AttributeDef, Option<&'a Object>), ScimError> {
     let unknown = || invalid(format!("unknown attribute '{path}' in filter"));
     match scope {
         Scope::Element { def, value } => {
@@ -149,7 +165,7 @@ fn top_level<'a>(
                 return Err(unknown());
             }
             let sub = def.sub_attribute(&path.name).ok_or_else(unknown)?;
-            Ok((sub, Some(*value)))
+            Ok((sub, value.as_object()))
         }
         Scope::Resource { rt, value } => match &path.urn {
             None => {
@@ -165,7 +181,7 @@ fn top_level<'a>(
             Some(urn) => {
                 let ext = rt.extension(urn).ok_or_else(unknown)?;
                 let def = ext.attribute(&path.name).ok_or_else(unknown)?;
-                Ok((def, value.get(ext.id)))
+                Ok((def, value.get(ext.id).and_then(Value::as_object)))
             }
         },
     }
@@ -324,16 +340,35 @@ fn bool_match(op: CompareOp, actual: &Value, expected: bool) -> bool {
 }
 
 fn string_match(op: CompareOp, actual: &str, expected: &str, case_exact: bool) -> bool {
-    let (a, e) = if case_exact {
-        (actual.to_owned(), expected.to_owned())
-    } else {
-        (fold_case(actual), fold_case(expected))
-    };
+    if case_exact {
+        return str_match(op, actual, expected);
+    }
+    if actual.is_ascii() && expected.is_ascii() {
+        // ASCII text folds byte by byte: no allocation per value compared.
+        return ascii_fold_match(op, actual.as_bytes(), expected.as_bytes());
+    }
+    str_match(op, &fold_case(actual), &fold_case(expected))
+}
+
+fn str_match(op: CompareOp, a: &str, e: &str) -> bool {
     match op {
-        CompareOp::Co => a.contains(&e),
-        CompareOp::Sw => a.starts_with(&e),
-        CompareOp::Ew => a.ends_with(&e),
-        _ => ordered(op, Some(a.cmp(&e))),
+        CompareOp::Co => a.contains(e),
+        CompareOp::Sw => a.starts_with(e),
+        CompareOp::Ew => a.ends_with(e),
+        _ => ordered(op, Some(a.cmp(e))),
+    }
+}
+
+/// [`str_match`] of the ASCII-lowercased texts, without making them.
+fn ascii_fold_match(op: CompareOp, a: &[u8], e: &[u8]) -> bool {
+    match op {
+        CompareOp::Co => e.is_empty() || a.windows(e.len()).any(|w| w.eq_ignore_ascii_case(e)),
+        CompareOp::Sw => a.len() >= e.len() && a[..e.len()].eq_ignore_ascii_case(e),
+        CompareOp::Ew => a.len() >= e.len() && a[a.len() - e.len()..].eq_ignore_ascii_case(e),
+        _ => {
+            let lower = |b: &u8| b.to_ascii_lowercase();
+            ordered(op, Some(a.iter().map(lower).cmp(e.iter().map(lower))))
+        }
     }
 }
 

@@ -9,11 +9,13 @@ use serde_json::{Value, json};
 
 use super::groups::link_attribute;
 use super::request::{ListParams, SearchRequest};
+use super::resources::links_for_many;
 use super::{Ctx, Reply, find};
+use crate::domain::MemberRef;
 use crate::domain::ResourceKind;
 use crate::error::ScimError;
 use crate::schema::LIST_RESPONSE_SCHEMA;
-use crate::schema::output::render_linked;
+use crate::schema::output::{render, render_linked};
 use crate::schema::projection::Projection;
 use crate::schema::registry::SERVED;
 
@@ -128,8 +130,8 @@ fn list_response(total: usize, start_index: usize, items: Vec<Value>) -> Reply {
     }))
 }
 
-/// How many resources of a page have their membership links read at once.
-const LINK_READS_IN_FLIGHT: usize = 16;
+/// How many resources of a page are read and rendered before the budget is checked.
+const RENDER_CHUNK: usize = 100;
 
 /// The bytes of resources a response may still carry. Lambda answers at most 6 MB, so a page
 /// ends early (fewer `itemsPerPage`, the same `totalResults`) rather than fail at the front
@@ -157,7 +159,7 @@ impl Budget {
 
     /// Takes room for `item` if there is some; the first item must fit.
     fn take(&mut self, item: &Value, first: bool) -> Result<bool, ScimError> {
-        let size = serde_json::to_vec(item).map_or(usize::MAX, |b| b.len());
+        let size = json_len(item);
         if size <= self.left {
             self.left -= size;
             return Ok(true);
@@ -167,6 +169,25 @@ impl Budget {
             return Err(too_large());
         }
         Ok(false)
+    }
+}
+
+/// The length of a value's compact JSON, counted without building the text.
+fn json_len(value: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    match serde_json::to_writer(&mut counter, value) {
+        Ok(()) => counter.0,
+        Err(_) => usize::MAX,
     }
 }
 
@@ -180,9 +201,10 @@ pub fn too_large() -> ScimError {
     )
 }
 
-/// Renders a page: reads membership links where the projection shows them (concurrently, not
-/// one resource after another), applies the projection, and stops when the response budget
-/// is used up. Returns the items and the id of the last one shown.
+/// Renders a page: reads membership links where the projection shows them (see
+/// [`links_for_many`]: concurrent partition reads, one batch read of group names per chunk),
+/// applies the projection, and stops when the response budget is used up. Returns the items
+/// and the id of the last one shown.
 async fn render_page(
     ctx: &Ctx<'_>,
     projection: &Projection,
@@ -191,28 +213,35 @@ async fn render_page(
 ) -> Result<(Vec<Value>, Option<String>), ScimError> {
     let mut items = Vec::with_capacity(found.len());
     let mut last = None;
-    for chunk in found.chunks(LINK_READS_IN_FLIGHT) {
-        let reads = chunk.iter().map(|f| async move {
-            let kind = f.resource.kind;
-            let rt = ctx.config.registry.resource_type(kind);
+    for chunk in found.chunks(RENDER_CHUNK) {
+        let wanted: Vec<MemberRef> = chunk
+            .iter()
+            .filter(|f| !f.linked && projection.wants(link_attribute(f.resource.kind)))
+            .map(|f| MemberRef {
+                kind: f.resource.kind,
+                id: f.resource.id.clone(),
+            })
+            .collect();
+        let mut linked = links_for_many(ctx, &wanted).await?.into_iter();
+        for f in chunk {
+            let rt = ctx.config.registry.resource_type(f.resource.kind);
             let plain = || {
                 f.rendered
                     .clone()
-                    .unwrap_or_else(|| crate::schema::output::render(&f.resource, rt, ctx.base_url))
+                    .unwrap_or_else(|| render(&f.resource, rt, ctx.base_url))
             };
-            if f.linked || !projection.wants(link_attribute(kind)) {
-                return Ok(projection.apply(rt, plain()));
-            }
-            let rendered = match super::resources::links_for(ctx, kind, &f.resource.id).await? {
-                Some((resource, links)) => render_linked(&resource, rt, Some(&links), ctx.base_url),
-                // Deleted since it was listed: show it as it was.
-                None => plain(),
+            let rendered = if f.linked || !projection.wants(link_attribute(f.resource.kind)) {
+                plain()
+            } else {
+                match linked.next().flatten() {
+                    Some((resource, links)) => {
+                        render_linked(&resource, rt, Some(&links), ctx.base_url)
+                    }
+                    // Deleted since it was listed: show it as it was.
+                    None => plain(),
+                }
             };
-            Ok::<_, ScimError>(projection.apply(rt, rendered))
-        });
-        let rendered = futures_util::future::join_all(reads).await;
-        for (item, f) in rendered.into_iter().zip(chunk) {
-            let item = item?;
+            let item = projection.apply(rt, rendered);
             if !budget.take(&item, items.is_empty())? {
                 return Ok((items, last));
             }

@@ -7,6 +7,8 @@
 //! retried (bounded); with `If-Match` it is a 412. A group's membership changes without
 //! `If-Match` commute with each other, so they never lose such races to each other.
 
+use std::collections::{BTreeSet, HashMap};
+
 use http::StatusCode;
 use serde_json::{Map, Value};
 
@@ -125,24 +127,46 @@ async fn held_guards(
 /// A user's groups with their current names (read from the groups; groups that no longer
 /// exist are left out).
 pub async fn named_groups(ctx: &Ctx<'_>, links: &[Link]) -> Result<Vec<Link>, ScimError> {
-    if links.is_empty() {
-        return Ok(Vec::new());
+    let names = group_names(ctx, links.iter()).await?;
+    Ok(name_links(&names, links.to_vec()))
+}
+
+/// The current names of the groups `links` point to, from one batch read (groups that no
+/// longer exist are absent).
+async fn group_names(
+    ctx: &Ctx<'_>,
+    links: impl Iterator<Item = &Link>,
+) -> Result<HashMap<String, Option<String>>, ScimError> {
+    let refs: BTreeSet<&MemberRef> = links.map(|l| &l.target).collect();
+    if refs.is_empty() {
+        return Ok(HashMap::new());
     }
-    let refs: Vec<MemberRef> = links.iter().map(|l| l.target.clone()).collect();
+    let refs: Vec<MemberRef> = refs.into_iter().cloned().collect();
     let found = ctx
         .store
         .get_many(ctx.tenant, &refs)
         .await
         .map_err(store_error)?;
-    Ok(links
-        .iter()
-        .filter_map(|l| {
-            found.iter().find(|g| g.id == l.target.id).map(|g| Link {
-                target: l.target.clone(),
-                display: write::display_of(ResourceKind::Group, &g.attributes),
-            })
+    Ok(found
+        .into_iter()
+        .map(|g| {
+            let name = write::display_of(ResourceKind::Group, &g.attributes);
+            (g.id, name)
         })
         .collect())
+}
+
+/// A user's group links with the names found (links to groups not found are left out).
+fn name_links(names: &HashMap<String, Option<String>>, links: Vec<Link>) -> Vec<Link> {
+    links
+        .into_iter()
+        .filter_map(|l| {
+            names.get(&l.target.id).map(|name| Link {
+                display: name.clone(),
+                target: l.target,
+            })
+        })
+        .collect()
 }
 
 /// The links a response shows (a group's members, a user's named groups), read only if the
@@ -153,23 +177,60 @@ pub async fn links_for(
     kind: ResourceKind,
     id: &str,
 ) -> Result<Option<(Resource, Vec<Link>)>, ScimError> {
-    let limit = groups::MAX_MEMBERS_SHOWN;
-    let Some(linked) = ctx
-        .store
-        .get_linked(ctx.tenant, kind, id, limit)
-        .await
-        .map_err(store_error)?
-    else {
-        return Ok(None);
+    let one = MemberRef {
+        kind,
+        id: id.to_owned(),
     };
-    if !linked.complete {
-        return Err(groups::too_many_members());
+    let mut read = links_for_many(ctx, std::slice::from_ref(&one)).await?;
+    Ok(read.pop().flatten())
+}
+
+/// How many resources' links are read at once.
+const LINK_READS_IN_FLIGHT: usize = 16;
+
+/// [`links_for`] of several resources (`None` for one deleted meanwhile), in their order: their
+/// partitions are read concurrently, and the groups of every user among them are named from
+/// one batch read.
+pub async fn links_for_many(
+    ctx: &Ctx<'_>,
+    resources: &[MemberRef],
+) -> Result<Vec<Option<(Resource, Vec<Link>)>>, ScimError> {
+    let mut read = Vec::with_capacity(resources.len());
+    for chunk in resources.chunks(LINK_READS_IN_FLIGHT) {
+        let reads = chunk.iter().map(|r| {
+            ctx.store
+                .get_linked(ctx.tenant, r.kind, &r.id, groups::MAX_MEMBERS_SHOWN)
+        });
+        for linked in futures_util::future::join_all(reads).await {
+            let linked = linked.map_err(store_error)?;
+            if linked.as_ref().is_some_and(|l| !l.complete) {
+                return Err(groups::too_many_members());
+            }
+            read.push(linked);
+        }
     }
-    let links = match kind {
-        ResourceKind::Group => linked.links,
-        ResourceKind::User => named_groups(ctx, &linked.links).await?,
-    };
-    Ok(Some((linked.resource, links)))
+    let user_links = read
+        .iter()
+        .flatten()
+        .filter(|l| l.resource.kind == ResourceKind::User)
+        .flat_map(|l| l.links.iter());
+    let names = group_names(ctx, user_links).await?;
+    Ok(read
+        .into_iter()
+        .map(|linked| {
+            linked.map(
+                |Linked {
+                     resource, links, ..
+                 }| {
+                    let links = match resource.kind {
+                        ResourceKind::Group => links,
+                        ResourceKind::User => name_links(&names, links),
+                    };
+                    (resource, links)
+                },
+            )
+        })
+        .collect())
 }
 
 /// `POST /Users`, `POST /Groups`

@@ -82,7 +82,9 @@ fn link_value(link: &Link, base_url: &str, ty: &str) -> Value {
 }
 
 /// Never returned: `returned: never`, and write-only attributes whatever their `returned`.
-fn hidden(def: &AttributeDef) -> bool {
+/// Whether an attribute is never shown (`returned: never`, or write-only): rendering leaves
+/// it out even when it is stored.
+pub fn hidden(def: &AttributeDef) -> bool {
     def.returned == Returned::Never || def.mutability == Mutability::WriteOnly
 }
 

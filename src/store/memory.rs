@@ -398,7 +398,9 @@ impl ResourceStore for MemoryStore {
                 .members
                 .get(&(tenant.clone(), id.to_owned()))
                 .map(|m| {
+                    // At most one more than the limit: enough to know there are more.
                     m.iter()
+                        .take(limit.saturating_add(1))
                         .map(|(target, display)| Link {
                             target: target.clone(),
                             display: display.clone(),
@@ -417,6 +419,7 @@ impl ResourceStore for MemoryStore {
                 ))
                 .map(|g| {
                     g.iter()
+                        .take(limit.saturating_add(1))
                         .map(|gid| Link {
                             target: MemberRef {
                                 kind: ResourceKind::Group,

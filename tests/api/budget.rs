@@ -250,3 +250,46 @@ async fn deleting_a_member_costs_in_proportion_to_its_groups() {
     assert!(c.total() <= 4 && c.of("TransactWriteItems") == 1, "{c:?}");
     assert_eq!(c.of("BatchWriteItem"), 0, "{c:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_showing_groups_names_them_in_one_batch() {
+    let (app, counter) = spawn_counted_app(Config::default()).await;
+    warm(&app).await;
+    let members = users(&app, "paged", 30).await;
+    create_group(
+        &app,
+        "Evens",
+        &members.iter().step_by(2).cloned().collect::<Vec<_>>(),
+    )
+    .await;
+    create_group(
+        &app,
+        "Thirds",
+        &members.iter().step_by(3).cloned().collect::<Vec<_>>(),
+    )
+    .await;
+    create_group(&app, "Empty", &[]).await;
+    let (_, c) = cost(&app, &counter, Method::GET, "/Users?count=30", None).await;
+    // The counter shards and the page (GSI1), one partition read per user (users and their
+    // group edges, concurrently), then the names of all their groups in one batch read, and
+    // the anchor of the next page: never one read of names per user.
+    assert_eq!(c.of("Query"), 31, "{c:?}");
+    assert_eq!(c.of("BatchGetItem"), 2, "{c:?}");
+    assert!(c.total() <= 34, "{c:?}");
+    let page = app.list_users(&[("count", "30")]).await;
+    let with_groups = page["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|u| u["groups"].is_array())
+        .count();
+    // Members of Evens or Thirds: 15 + 10 - 5 of the 30.
+    assert_eq!(with_groups, 20, "{page}");
+    let named = page["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|u| u["groups"].as_array().cloned().unwrap_or_default())
+        .all(|g| matches!(g["display"].as_str(), Some("Evens" | "Thirds")));
+    assert!(named, "{page}");
+}

@@ -7,9 +7,9 @@ use serde_json::Value;
 use super::super::groups::link_attribute;
 use super::super::request::ListParams;
 use super::super::{Ctx, store_error};
-use super::plan::Lookup;
+use super::plan::{Lookup, attributes_suffice};
 use super::{Found, Page};
-use crate::domain::{MemberRef, ResourceKind};
+use crate::domain::{MemberRef, Resource, ResourceKind};
 use crate::error::ScimError;
 use crate::filter::{self, Filter};
 use crate::schema::ResourceTypeDef;
@@ -53,9 +53,8 @@ pub(super) async fn scan_from(
         for (i, resource) in page.items.into_iter().enumerate() {
             examined += 1;
             let id = resource.id.clone();
-            let rendered = render(&resource, rt, ctx.base_url);
-            if filter::eval::matches(f, rt, &rendered)? {
-                kept.push(Found::plain(rendered, resource));
+            if let Some(found) = matched(ctx, rt, f, resource, false)? {
+                kept.push(found);
             }
             if kept.len() == count || examined >= ctx.config.max_scan {
                 let more = i + 1 < in_page || page.next_after.is_some();
@@ -102,16 +101,19 @@ pub(super) async fn scan(
             if examined > ctx.config.max_scan {
                 return Err(too_many(ctx.config.max_scan));
             }
-            let rendered = render(&resource, rt, ctx.base_url);
-            if let Some(f) = f
-                && !filter::eval::matches(f, rt, &rendered)?
-            {
-                continue;
-            }
+            let sorted = params.sort.is_some();
+            let found = match f {
+                Some(f) => match matched(ctx, rt, f, resource, sorted)? {
+                    Some(found) => found,
+                    None => continue,
+                },
+                None if sorted => Found::plain(render(&resource, rt, ctx.base_url), resource),
+                None => Found::unrendered(resource),
+            };
             total += 1;
             let in_window = total >= params.start_index && kept.len() < params.count;
-            if params.sort.is_some() || in_window {
-                kept.push(Found::plain(rendered, resource));
+            if sorted || in_window {
+                kept.push(found);
             }
         }
         match page.next_after {
@@ -420,4 +422,28 @@ pub(super) fn too_many(max: usize) -> ScimError {
         "this request would examine more than {max} resources; filter with 'userName eq', \
          'externalId eq' or 'id eq', or page with a smaller startIndex"
     ))
+}
+
+/// `resource` if it matches `f`. The filter is evaluated on the stored attributes when they
+/// suffice (see [`attributes_suffice`]), so a scan renders only what it keeps; a match is
+/// rendered at once only when `render_match` (a sort will read it).
+fn matched(
+    ctx: &Ctx<'_>,
+    rt: &ResourceTypeDef,
+    f: &Filter,
+    resource: Resource,
+    render_match: bool,
+) -> Result<Option<Found>, ScimError> {
+    if attributes_suffice(f, rt) {
+        if !filter::eval::matches_object(f, rt, &resource.attributes)? {
+            return Ok(None);
+        }
+        return Ok(Some(if render_match {
+            Found::plain(render(&resource, rt, ctx.base_url), resource)
+        } else {
+            Found::unrendered(resource)
+        }));
+    }
+    let rendered = render(&resource, rt, ctx.base_url);
+    Ok(filter::eval::matches(f, rt, &rendered)?.then(|| Found::plain(rendered, resource)))
 }

@@ -47,7 +47,7 @@ pub struct Found {
 
 impl Found {
     /// A resource found without looking at its rendering.
-    fn unrendered(resource: Resource) -> Self {
+    pub(super) fn unrendered(resource: Resource) -> Self {
         Found {
             rendered: None,
             resource,
@@ -61,7 +61,8 @@ impl Found {
             .get_or_insert_with(|| render(&self.resource, rt, base_url))
     }
 
-    fn plain(rendered: Value, resource: Resource) -> Self {
+    /// A resource found with its rendering.
+    pub(super) fn plain(rendered: Value, resource: Resource) -> Self {
         Found {
             rendered: Some(rendered),
             resource,

@@ -6,7 +6,11 @@ use crate::domain::{UniqueValue, is_resource_id};
 use crate::error::ScimError;
 use crate::filter::{self, CompValue, CompareOp, Filter};
 use crate::schema::input::MAX_KEY_VALUE_BYTES;
-use crate::schema::{AttributeDef, ResourceTypeDef, Uniqueness, common_attribute, fold_case};
+use crate::schema::output::hidden;
+use crate::schema::{
+    AttributeDef, Mutability, ResourceTypeDef, Uniqueness, common_attribute, fold_case,
+    resolve_path,
+};
 
 use super::super::groups::link_attribute;
 
@@ -74,6 +78,26 @@ pub fn plan<'f>(
         Some(lookup) => Plan::Lookup { lookup, filter: f },
         None => Plan::Scan(f),
     })
+}
+
+/// Whether a filter can be evaluated on a resource's stored attributes instead of on its
+/// rendering, with the same result: it names no attribute that rendering adds (the
+/// server-computed, read-only ones: `id`, `meta`, a user's `groups`) or leaves out
+/// (`returned: never`, write-only). A name no schema defines is the same 400 either way.
+pub fn attributes_suffice(f: &Filter, rt: &ResourceTypeDef) -> bool {
+    let as_stored = |p: &filter::AttrPath| {
+        resolve_path(rt, p).is_none_or(|r| {
+            r.def.mutability != Mutability::ReadOnly
+                && !hidden(r.def)
+                && r.sub.is_none_or(|sub| !hidden(sub))
+        })
+    };
+    match f {
+        Filter::Compare { path, .. } | Filter::Present(path) => as_stored(path),
+        Filter::ValuePath { path, .. } => as_stored(path),
+        Filter::And(items) | Filter::Or(items) => items.iter().all(|i| attributes_suffice(i, rt)),
+        Filter::Not(inner) => attributes_suffice(inner, rt),
+    }
 }
 
 /// Whether a path names this resource type's membership attribute (`members`, `groups`).
@@ -328,6 +352,30 @@ mod tests {
                 matches!(err, ScimError::InvalidFilter(_)),
                 "{text}: {err:?}"
             );
+        }
+    }
+
+    #[test]
+    fn stored_attributes_answer_filters_that_name_no_computed_or_hidden_attribute() {
+        let suffice = |text: &str| attributes_suffice(&parsed(text), &USER_TYPE);
+        for text in [
+            "emails co \"example\"",
+            "emails[type eq \"work\" and value co \"@\"]",
+            "userName sw \"a\" or not (name.familyName pr)",
+            "externalId eq \"x\"",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value pr",
+            "nosuchattribute eq 1",
+        ] {
+            assert!(suffice(text), "{text}");
+        }
+        for text in [
+            "id eq \"x\"",
+            "meta.lastModified gt \"2026-01-01T00:00:00Z\"",
+            "userName pr and meta.resourceType eq \"User\"",
+            "password pr",
+            "groups.display eq \"x\"",
+        ] {
+            assert!(!suffice(text), "{text}");
         }
     }
 
