@@ -7,14 +7,17 @@ use http::{Response, StatusCode};
 use serde_json::Value;
 
 use crate::error::ScimError;
-use crate::ops::Reply;
+use crate::ops::{Body, Reply};
 
 /// The SCIM media type (RFC 7644 §8.1).
 pub const SCIM_JSON: &str = "application/scim+json";
 
 fn json_response(status: StatusCode, body: &Value) -> Response<Bytes> {
     // Serialising a `Value` cannot fail; fall back to an empty body rather than panic.
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    text_response(status, serde_json::to_vec(body).unwrap_or_default())
+}
+
+fn text_response(status: StatusCode, bytes: Vec<u8>) -> Response<Bytes> {
     let mut response = Response::new(Bytes::from(bytes));
     *response.status_mut() = status;
     response
@@ -31,8 +34,9 @@ fn empty_response(status: StatusCode) -> Response<Bytes> {
 
 /// Renders a successful operation.
 pub fn reply_response(reply: Reply) -> Response<Bytes> {
-    let mut response = match &reply.body {
-        Some(body) => json_response(reply.status, body),
+    let mut response = match reply.body {
+        Some(Body::Json(body)) => json_response(reply.status, &body),
+        Some(Body::Text(text)) => text_response(reply.status, text),
         None => empty_response(reply.status),
     };
     let headers = response.headers_mut();

@@ -377,11 +377,11 @@ impl Run<'_, '_> {
             ("DELETE", Some(id)) => resources::delete(&ctx, kind, id).await?,
             _ => return Err(not_an_operation()),
         };
+        // The resource's id ends its location (a 204 PATCH names none, and needs none).
         let id = reply
-            .body
-            .as_ref()
-            .and_then(|b| b.get("id"))
-            .and_then(Value::as_str)
+            .location
+            .as_deref()
+            .and_then(|l| l.rsplit('/').next())
             .map(str::to_owned);
         Ok(Outcome {
             status: reply.status,

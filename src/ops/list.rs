@@ -15,7 +15,7 @@ use crate::domain::MemberRef;
 use crate::domain::ResourceKind;
 use crate::error::ScimError;
 use crate::schema::LIST_RESPONSE_SCHEMA;
-use crate::schema::output::{render, render_linked};
+use crate::schema::output::{render, render_linked_shared, render_shared, text_with_links};
 use crate::schema::projection::Projection;
 use crate::schema::registry::SERVED;
 
@@ -29,36 +29,36 @@ pub async fn list(
     let params = ListParams::new(req, rt, ctx.config)?;
     let page = find::matches(ctx, rt, &params).await?;
     let mut budget = Budget::new(ctx.config.max_response_bytes);
-    let (items, last_shown) = render_page(ctx, &params.projection, page.items, &mut budget).await?;
+    let mut items = Items::default();
+    render_page(ctx, &params.projection, page.items, &mut budget, &mut items).await?;
     if params.cursor.is_some() {
         // A page the budget cut short continues after its last resource shown.
-        let next = match (budget.exhausted, last_shown) {
-            (true, Some(id)) => Some(find::cursor_after(ctx, rt, &params, &id)),
+        let next = match (budget.exhausted, &items.last) {
+            (true, Some(id)) => Some(find::cursor_after(ctx, rt, &params, id)),
             _ => page.next,
         };
-        return Ok(cursor_response(page.total, next, items));
+        return cursor_response(page.total, next, items);
     }
-    Ok(list_response(
-        page.total.unwrap_or(0),
-        params.start_index,
-        items,
-    ))
+    list_response(page.total.unwrap_or(0), params.start_index, items)
 }
 
 /// A cursor-paged ListResponse: `nextCursor` while there may be more; no `startIndex`;
 /// `totalResults` when known without a full scan.
-fn cursor_response(total: Option<usize>, next: Option<String>, items: Vec<Value>) -> Reply {
-    let mut body = serde_json::Map::new();
-    body.insert("schemas".into(), json!([LIST_RESPONSE_SCHEMA]));
+fn cursor_response(
+    total: Option<usize>,
+    next: Option<String>,
+    items: Items,
+) -> Result<Reply, ScimError> {
+    let mut head = serde_json::Map::new();
+    head.insert("schemas".into(), json!([LIST_RESPONSE_SCHEMA]));
     if let Some(total) = total {
-        body.insert("totalResults".into(), json!(total));
+        head.insert("totalResults".into(), json!(total));
     }
-    body.insert("itemsPerPage".into(), json!(items.len()));
+    head.insert("itemsPerPage".into(), json!(items.count));
     if let Some(next) = next {
-        body.insert("nextCursor".into(), json!(next));
+        head.insert("nextCursor".into(), json!(next));
     }
-    body.insert("Resources".into(), Value::Array(items));
-    Reply::ok(Value::Object(body))
+    page_response(head, items)
 }
 
 /// `POST /.search`: the same request over every resource type. A filter naming an attribute
@@ -101,33 +101,75 @@ pub async fn search_all(ctx: &Ctx<'_>, req: &SearchRequest) -> Result<Reply, Sci
     if let Some(sort) = sort {
         for (found, _) in &mut all {
             let rt = ctx.config.registry.resource_type(found.resource.kind);
-            found.rendered.get_or_insert_with(|| {
-                crate::schema::output::render(&found.resource, rt, ctx.base_url)
-            });
+            found
+                .rendered
+                .get_or_insert_with(|| render(&found.resource, rt, ctx.base_url));
         }
         all = sort.sort(all, |(f, _)| f.rendered.as_ref().unwrap_or(&Value::Null));
     }
     let page: Vec<_> = all.into_iter().skip(start_index - 1).take(count).collect();
-    let mut items = Vec::with_capacity(page.len());
+    let mut items = Items::default();
     let mut budget = Budget::new(ctx.config.max_response_bytes);
     for (found, projection) in page {
-        let (rendered, _) = render_page(ctx, &projection, vec![found], &mut budget).await?;
-        items.extend(rendered);
+        render_page(ctx, &projection, vec![found], &mut budget, &mut items).await?;
         if budget.exhausted {
             break;
         }
     }
-    Ok(list_response(total, start_index, items))
+    list_response(total, start_index, items)
 }
 
-fn list_response(total: usize, start_index: usize, items: Vec<Value>) -> Reply {
-    Reply::ok(json!({
-        "schemas": [LIST_RESPONSE_SCHEMA],
-        "totalResults": total,
-        "startIndex": start_index,
-        "itemsPerPage": items.len(),
-        "Resources": items,
-    }))
+/// An index-paged ListResponse.
+fn list_response(total: usize, start_index: usize, items: Items) -> Result<Reply, ScimError> {
+    let mut head = serde_json::Map::new();
+    head.insert("schemas".into(), json!([LIST_RESPONSE_SCHEMA]));
+    head.insert("totalResults".into(), json!(total));
+    head.insert("startIndex".into(), json!(start_index));
+    head.insert("itemsPerPage".into(), json!(items.count));
+    page_response(head, items)
+}
+
+/// A ListResponse's text: the `head` members, then `Resources` (written already).
+fn page_response(head: serde_json::Map<String, Value>, items: Items) -> Result<Reply, ScimError> {
+    let mut text = serde_json::to_vec(&head)
+        .map_err(|e| ScimError::internal(format!("serializing a list response: {e}")))?;
+    if text.pop() != Some(b'}') {
+        return Err(ScimError::internal("a list response head is not an object"));
+    }
+    text.reserve(items.text.len() + 16);
+    text.extend_from_slice(b",\"Resources\":[");
+    text.extend_from_slice(&items.text);
+    text.extend_from_slice(b"]}");
+    Ok(Reply::ok_text(text))
+}
+
+/// A page's resources as JSON text (the elements of `Resources`, comma-separated), written
+/// one by one so that the response budget is checked on the text itself.
+#[derive(Default)]
+struct Items {
+    text: Vec<u8>,
+    /// How many are written.
+    count: usize,
+    /// The id of the last one written.
+    last: Option<String>,
+}
+
+impl Items {
+    /// Adds an item's `text` (the resource `id`) if the budget has room; false when it has
+    /// not.
+    fn push(&mut self, text: &[u8], id: String, budget: &mut Budget) -> Result<bool, ScimError> {
+        let comma = usize::from(self.count > 0);
+        if !budget.take(text.len() + comma, self.count == 0)? {
+            return Ok(false);
+        }
+        if comma > 0 {
+            self.text.push(b',');
+        }
+        self.text.extend_from_slice(text);
+        self.count += 1;
+        self.last = Some(id);
+        Ok(true)
+    }
 }
 
 /// How many resources of a page are read and rendered before the budget is checked.
@@ -151,15 +193,14 @@ impl Budget {
         }
     }
 
-    /// The body of a single resource, if it fits the budget.
-    pub fn fits(mut self, body: Value) -> Result<Value, ScimError> {
-        self.take(&body, true)?;
-        Ok(body)
+    /// The text of a single resource's body, if it fits the budget.
+    pub fn fits(mut self, text: Vec<u8>) -> Result<Vec<u8>, ScimError> {
+        self.take(text.len(), true)?;
+        Ok(text)
     }
 
-    /// Takes room for `item` if there is some; the first item must fit.
-    fn take(&mut self, item: &Value, first: bool) -> Result<bool, ScimError> {
-        let size = json_len(item);
+    /// Takes `size` bytes if there is room; the first item must fit.
+    fn take(&mut self, size: usize, first: bool) -> Result<bool, ScimError> {
         if size <= self.left {
             self.left -= size;
             return Ok(true);
@@ -169,25 +210,6 @@ impl Budget {
             return Err(too_large());
         }
         Ok(false)
-    }
-}
-
-/// The length of a value's compact JSON, counted without building the text.
-fn json_len(value: &Value) -> usize {
-    struct Counter(usize);
-    impl std::io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut counter = Counter(0);
-    match serde_json::to_writer(&mut counter, value) {
-        Ok(()) => counter.0,
-        Err(_) => usize::MAX,
     }
 }
 
@@ -203,17 +225,17 @@ pub fn too_large() -> ScimError {
 
 /// Renders a page: reads membership links where the projection shows them (see
 /// [`links_for_many`]: concurrent partition reads, one batch read of group names per chunk),
-/// applies the projection, and stops when the response budget is used up. Returns the items
-/// and the id of the last one shown.
+/// applies the projection, and writes them to `items` until the response budget is used up.
 async fn render_page(
     ctx: &Ctx<'_>,
     projection: &Projection,
     found: Vec<find::Found>,
     budget: &mut Budget,
-) -> Result<(Vec<Value>, Option<String>), ScimError> {
-    let mut items = Vec::with_capacity(found.len());
-    let mut last = None;
-    for chunk in found.chunks(RENDER_CHUNK) {
+    items: &mut Items,
+) -> Result<(), ScimError> {
+    let mut found = found.into_iter().peekable();
+    while found.peek().is_some() {
+        let chunk: Vec<find::Found> = found.by_ref().take(RENDER_CHUNK).collect();
         let wanted: Vec<MemberRef> = chunk
             .iter()
             .filter(|f| !f.linked && projection.wants(link_attribute(f.resource.kind)))
@@ -224,30 +246,37 @@ async fn render_page(
             .collect();
         let mut linked = links_for_many(ctx, &wanted).await?.into_iter();
         for f in chunk {
-            let rt = ctx.config.registry.resource_type(f.resource.kind);
-            let plain = || {
-                f.rendered
-                    .clone()
-                    .unwrap_or_else(|| render(&f.resource, rt, ctx.base_url))
+            let kind = f.resource.kind;
+            let id = f.resource.id.clone();
+            let rt = ctx.config.registry.resource_type(kind);
+            let plain = |f: find::Found| match f.rendered {
+                Some(rendered) => rendered,
+                None => render_shared(f.resource, rt, ctx.base_url),
             };
-            let rendered = if f.linked || !projection.wants(link_attribute(f.resource.kind)) {
-                plain()
+            let whole = projection.wants_whole(link_attribute(kind));
+            let text = if f.linked || !projection.wants(link_attribute(kind)) {
+                serde_json::to_vec(&projection.apply(rt, plain(f)))
             } else {
                 match linked.next().flatten() {
-                    Some((resource, links)) => {
-                        render_linked(&resource, rt, Some(&links), ctx.base_url)
+                    // Links shown whole are written straight to text.
+                    Some((resource, links)) if whole => {
+                        let rendered =
+                            projection.apply(rt, render_shared(resource, rt, ctx.base_url));
+                        text_with_links(rendered, kind, &links, ctx.base_url)
                     }
+                    Some((resource, links)) => serde_json::to_vec(&projection.apply(
+                        rt,
+                        render_linked_shared(resource, rt, Some(&links), ctx.base_url),
+                    )),
                     // Deleted since it was listed: show it as it was.
-                    None => plain(),
+                    None => serde_json::to_vec(&projection.apply(rt, plain(f))),
                 }
-            };
-            let item = projection.apply(rt, rendered);
-            if !budget.take(&item, items.is_empty())? {
-                return Ok((items, last));
             }
-            last = Some(f.resource.id.clone());
-            items.push(item);
+            .map_err(|e| ScimError::internal(format!("serializing a resource: {e}")))?;
+            if !items.push(&text, id, budget)? {
+                return Ok(());
+            }
         }
     }
-    Ok((items, last))
+    Ok(())
 }

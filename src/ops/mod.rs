@@ -112,13 +112,23 @@ fn etag_list_contains(header: &str, etag: &str) -> bool {
         .any(|candidate| candidate.trim() == "*" || strip(candidate) == want)
 }
 
+/// A reply's JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// A value, serialized by the HTTP layer.
+    Json(Value),
+    /// JSON text, serialized already (a list page is written resource by resource, so that
+    /// its size is known while it is built and nothing is serialized twice).
+    Text(Vec<u8>),
+}
+
 /// A successful result, rendered by the HTTP layer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
     /// Status code.
     pub status: StatusCode,
     /// JSON body, if any.
-    pub body: Option<Value>,
+    pub body: Option<Body>,
     /// `Location` header.
     pub location: Option<String>,
     /// `ETag` header.
@@ -130,7 +140,17 @@ impl Reply {
     pub fn ok(body: Value) -> Self {
         Reply {
             status: StatusCode::OK,
-            body: Some(body),
+            body: Some(Body::Json(body)),
+            location: None,
+            etag: None,
+        }
+    }
+
+    /// 200 with a body already serialized as JSON text.
+    pub fn ok_text(text: Vec<u8>) -> Self {
+        Reply {
+            status: StatusCode::OK,
+            body: Some(Body::Text(text)),
             location: None,
             etag: None,
         }

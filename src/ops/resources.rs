@@ -8,6 +8,7 @@
 //! `If-Match` commute with each other, so they never lose such races to each other.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use http::StatusCode;
 use serde_json::{Map, Value};
@@ -23,7 +24,7 @@ use crate::domain::{
 use crate::error::ScimError;
 use crate::schema::ResourceTypeDef;
 use crate::schema::input::{NormalizedBody, UnknownAttributes, check_immutable, normalize_body};
-use crate::schema::output::{etag, location, render_linked};
+use crate::schema::output::{etag, location, render, render_linked, text_with_links};
 use crate::schema::projection::Projection;
 use crate::store::{Applied, Linked, MemberDelta, StoreError, Write};
 
@@ -58,11 +59,22 @@ fn resource_reply(
     links: Option<&[Link]>,
 ) -> Result<Reply, ScimError> {
     let rt = ctx.config.registry.resource_type(resource.kind);
-    let body = projection(ctx, rt).apply(rt, render_linked(resource, rt, links, ctx.base_url));
-    let body = super::list::Budget::new(ctx.config.max_response_bytes).fits(body)?;
+    let projection = projection(ctx, rt);
+    let text = match links.filter(|l| !l.is_empty()) {
+        // Links shown whole are written straight to text (a group may have thousands).
+        Some(links) if projection.wants_whole(link_attribute(resource.kind)) => {
+            let body = projection.apply(rt, render(resource, rt, ctx.base_url));
+            text_with_links(body, resource.kind, links, ctx.base_url)
+        }
+        _ => serde_json::to_vec(
+            &projection.apply(rt, render_linked(resource, rt, links, ctx.base_url)),
+        ),
+    }
+    .map_err(|e| ScimError::internal(format!("serializing a resource: {e}")))?;
+    let text = super::list::Budget::new(ctx.config.max_response_bytes).fits(text)?;
     Ok(Reply {
         status,
-        body: Some(body),
+        body: Some(super::Body::Text(text)),
         location: Some(location(ctx.base_url, resource)),
         etag: Some(etag(resource.version)),
     })
@@ -182,7 +194,10 @@ pub async fn links_for(
         id: id.to_owned(),
     };
     let mut read = links_for_many(ctx, std::slice::from_ref(&one)).await?;
-    Ok(read.pop().flatten())
+    Ok(read
+        .pop()
+        .flatten()
+        .map(|(resource, links)| (Arc::unwrap_or_clone(resource), links)))
 }
 
 /// How many resources' links are read at once.
@@ -194,7 +209,7 @@ const LINK_READS_IN_FLIGHT: usize = 16;
 pub async fn links_for_many(
     ctx: &Ctx<'_>,
     resources: &[MemberRef],
-) -> Result<Vec<Option<(Resource, Vec<Link>)>>, ScimError> {
+) -> Result<Vec<Option<(Arc<Resource>, Vec<Link>)>>, ScimError> {
     let mut read = Vec::with_capacity(resources.len());
     for chunk in resources.chunks(LINK_READS_IN_FLIGHT) {
         let reads = chunk.iter().map(|r| {
@@ -449,7 +464,7 @@ async fn read_for_change(
              operations that name them (add members, remove members[value eq \"<id>\"])"
         )));
     }
-    Ok((resource, links))
+    Ok((std::sync::Arc::unwrap_or_clone(resource), links))
 }
 
 /// Computes and applies `change` over `current`: nothing when it changes nothing.

@@ -148,6 +148,16 @@ impl Projection {
         included && !excluded
     }
 
+    /// Whether the response carries this top-level attribute whole, every sub-attribute of
+    /// every value (so that it can be written without going through the projection).
+    pub fn wants_whole(&self, name: &str) -> bool {
+        let included = self
+            .include
+            .as_ref()
+            .is_none_or(|t| t.all || t.children.get(name).is_some_and(|c| c.all));
+        included && !self.exclude.children.contains_key(name)
+    }
+
     /// Applies the projection to a rendered resource.
     pub fn apply(&self, rt: &ResourceTypeDef, resource: Value) -> Value {
         let mut value = match &self.include {
@@ -278,6 +288,21 @@ mod tests {
             &[],
             json!({"schemas": [USER_SCHEMA], "id": "u1", "meta": {"version": "W/\"1\""}}),
         );
+    }
+
+    #[test]
+    fn wants_whole_only_when_no_sub_attribute_is_picked_or_dropped() {
+        let p = |a: &[&str], e: &[&str]| {
+            Projection::new(&USER_TYPE, a.iter().copied(), e.iter().copied())
+        };
+        assert!(p(&[], &[]).wants_whole("groups"));
+        assert!(p(&["groups"], &[]).wants_whole("groups"));
+        assert!(p(&[], &["emails"]).wants_whole("groups"));
+        assert!(!p(&["groups.value"], &[]).wants_whole("groups"));
+        assert!(p(&["groups.value"], &[]).wants("groups"));
+        assert!(!p(&[], &["groups.display"]).wants_whole("groups"));
+        assert!(!p(&[], &["groups"]).wants_whole("groups"));
+        assert!(!p(&["userName"], &[]).wants_whole("groups"));
     }
 
     #[test]

@@ -31,7 +31,7 @@ struct State {
     tenants: BTreeMap<TenantId, Tenant>,
     tokens: BTreeMap<String, TokenRecord>,
     /// Keyed by (tenant, kind, id): a BTreeMap so listing is in id order.
-    resources: BTreeMap<(TenantId, ResourceKind, String), Resource>,
+    resources: BTreeMap<(TenantId, ResourceKind, String), Arc<Resource>>,
     /// Soft-deleted resources, out of every read (restorable).
     deleted: BTreeMap<(TenantId, ResourceKind, String), Resource>,
     /// Keyed by (tenant, kind, attr, normalised value); holds the owner's id.
@@ -101,7 +101,7 @@ impl State {
             .ok_or(StoreError::NotFound)?;
         match expected {
             Some(v) if v != current.version => Err(StoreError::VersionMismatch),
-            _ => Ok(current),
+            _ => Ok(current.as_ref()),
         }
     }
 
@@ -258,7 +258,7 @@ impl State {
                 stored.member_count = members.len() as u64;
                 self.apply_delta(tenant, id, &delta);
                 let applied = applied(&stored);
-                self.resources.insert(key, stored);
+                self.resources.insert(key, Arc::new(stored));
                 Ok(applied)
             }
             WriteOp::Update {
@@ -287,7 +287,7 @@ impl State {
                     self.refresh_display(tenant, &me, refresh);
                 }
                 let applied = applied(&stored);
-                self.resources.insert(key, stored);
+                self.resources.insert(key, Arc::new(stored));
                 Ok(applied)
             }
             WriteOp::Members {
@@ -299,6 +299,7 @@ impl State {
                 self.check_delta(tenant, id, delta)?;
                 self.apply_delta(tenant, id, delta);
                 let stored = self.resources.get_mut(&key).ok_or(StoreError::NotFound)?;
+                let stored = Arc::make_mut(stored);
                 stored.version = stored.version.next_members();
                 stored.member_count = stored
                     .member_count
@@ -337,7 +338,7 @@ impl State {
                 let mut stored = resource.clone();
                 stored.member_count = 0;
                 let applied = applied(&stored);
-                self.resources.insert(key, stored);
+                self.resources.insert(key, Arc::new(stored));
                 Ok(applied)
             }
         }
@@ -363,7 +364,7 @@ impl ResourceStore for MemoryStore {
             .lock()
             .resources
             .get(&resource_key(tenant, kind, id))
-            .cloned())
+            .map(|r| Resource::clone(r)))
     }
 
     async fn get_many(
@@ -377,7 +378,7 @@ impl ResourceStore for MemoryStore {
             .filter_map(|r| {
                 s.resources
                     .get(&resource_key(tenant, r.kind, &r.id))
-                    .cloned()
+                    .map(|r| Resource::clone(r))
             })
             .collect())
     }
@@ -433,7 +434,7 @@ impl ResourceStore for MemoryStore {
         };
         let complete = all.len() <= limit;
         Ok(Some(Linked {
-            resource: resource.clone(),
+            resource: Arc::clone(resource),
             links: all.into_iter().take(limit).collect(),
             complete,
         }))
@@ -523,12 +524,13 @@ impl ResourceStore for MemoryStore {
             Some(id) => Bound::Excluded(resource_key(tenant, kind, id)),
             None => Bound::Included(resource_key(tenant, kind, "")),
         };
-        let mut items: Vec<Resource> = s
+        // Shared, not copied: a scan examines many and keeps few.
+        let mut items: Vec<Arc<Resource>> = s
             .resources
             .range((start, Bound::Unbounded))
             .take_while(|((t, k, _), _)| t == tenant && *k == kind)
             .take(limit.saturating_add(1))
-            .map(|(_, r)| r.clone())
+            .map(|(_, r)| Arc::clone(r))
             .collect();
         let next_after = if items.len() > limit {
             items.truncate(limit);

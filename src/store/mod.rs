@@ -26,8 +26,9 @@ use crate::domain::{
 /// A page of resources in id order.
 #[derive(Debug, Default)]
 pub struct ResourcePage {
-    /// The resources, in ascending id order.
-    pub items: Vec<Resource>,
+    /// The resources, in ascending id order; shared, so that a store holding them in memory
+    /// hands them out without copying (a scan examines many and keeps few).
+    pub items: Vec<std::sync::Arc<Resource>>,
     /// The id to continue after, if there may be more.
     pub next_after: Option<String>,
 }
@@ -52,8 +53,9 @@ pub struct PageAnchor {
 /// display names: those are read from the groups).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Linked {
-    /// The resource. Its version is `settling` if a membership change ran during the read.
-    pub resource: Resource,
+    /// The resource (shared with the store where it is held in memory). Its version is
+    /// `settling` if a membership change ran during the read.
+    pub resource: std::sync::Arc<Resource>,
     /// The links read.
     pub links: Vec<Link>,
     /// Whether `links` is all of them (reads stop at a limit).

@@ -2,6 +2,8 @@
 //! order bounded by `max_scan`, membership filters from one resource's edges, and single
 //! lookups. Every route is exact; none returns a silent partial answer.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use super::super::groups::link_attribute;
@@ -402,7 +404,7 @@ pub(super) async fn lookup_all(
     Ok(vec![match links {
         Some(links) => Found {
             rendered: Some(render_linked(&resource, rt, Some(&links), ctx.base_url)),
-            resource,
+            resource: resource.into(),
             linked: true,
         },
         None => Found::plain(plain, resource),
@@ -431,7 +433,7 @@ fn matched(
     ctx: &Ctx<'_>,
     rt: &ResourceTypeDef,
     f: &Filter,
-    resource: Resource,
+    resource: Arc<Resource>,
     render_match: bool,
 ) -> Result<Option<Found>, ScimError> {
     if attributes_suffice(f, rt) {

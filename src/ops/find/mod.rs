@@ -22,6 +22,8 @@ mod cursor;
 mod exec;
 pub mod plan;
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use self::exec::{count, linked, lookup_all, scan, scan_from, unfiltered_page, window};
@@ -39,18 +41,18 @@ use crate::schema::output::render;
 pub struct Found {
     /// The SCIM representation, before projection.
     pub rendered: Option<Value>,
-    /// The stored resource.
-    pub resource: Resource,
+    /// The stored resource (shared with the store's page it came from).
+    pub resource: Arc<Resource>,
     /// Whether `rendered` already shows the membership links.
     pub linked: bool,
 }
 
 impl Found {
     /// A resource found without looking at its rendering.
-    pub(super) fn unrendered(resource: Resource) -> Self {
+    pub(super) fn unrendered(resource: impl Into<Arc<Resource>>) -> Self {
         Found {
             rendered: None,
-            resource,
+            resource: resource.into(),
             linked: false,
         }
     }
@@ -62,10 +64,10 @@ impl Found {
     }
 
     /// A resource found with its rendering.
-    pub(super) fn plain(rendered: Value, resource: Resource) -> Self {
+    pub(super) fn plain(rendered: Value, resource: impl Into<Arc<Resource>>) -> Self {
         Found {
             rendered: Some(rendered),
-            resource,
+            resource: resource.into(),
             linked: false,
         }
     }

@@ -917,7 +917,7 @@ impl ResourceStore for DynamoStore {
             resource.version.settling |= moved;
         }
         Ok(Some(Linked {
-            resource,
+            resource: std::sync::Arc::new(resource),
             links,
             complete,
         }))
@@ -1036,7 +1036,7 @@ impl ResourceStore for DynamoStore {
             .await?;
         let mut items = raw
             .iter()
-            .map(|it| item::resource_from_item(kind, it))
+            .map(|it| item::resource_from_item(kind, it).map(std::sync::Arc::new))
             .collect::<Result<Vec<_>, _>>()?;
         let next_after = if items.len() > limit {
             items.truncate(limit);
