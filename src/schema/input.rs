@@ -202,10 +202,15 @@ fn check_required(
     has_password: bool,
 ) -> Result<(), ScimError> {
     for def in core.attributes.iter().filter(|d| d.required) {
-        let present = attributes.contains_key(def.name) || (def.name == "password" && has_password);
+        let present = match attributes.get(def.name) {
+            // An empty or blank string is no value (RFC 7643 §2.5: unassigned).
+            Some(Value::String(s)) => !s.trim().is_empty(),
+            Some(_) => true,
+            None => def.name == "password" && has_password,
+        };
         if !present {
             return Err(ScimError::InvalidValue(format!(
-                "'{}' is required",
+                "'{}' is required and must not be empty",
                 def.name
             )));
         }

@@ -8,6 +8,7 @@ mod cursor;
 mod discovery;
 mod extensions;
 mod failures;
+mod fidelity;
 mod groups;
 mod helpers;
 mod iam;
