@@ -318,9 +318,24 @@ impl Run<'_, '_> {
                 }
             }
         }
-        match self.apply(&self.operations[index], &resolved).await {
+        let op = &self.operations[index];
+        match self.apply(op, &resolved).await {
             Ok(outcome) => outcome,
-            Err(err) => Outcome::failed(&err),
+            Err(err) => {
+                if err.status().is_server_error() {
+                    // The Bulk request as a whole succeeds: log the failure as a single
+                    // request's 500 would be, or an outage inside Bulk leaves no trace.
+                    tracing::error!(
+                        route = "bulk",
+                        tenant = self.ctx.tenant.as_str(),
+                        operation = index,
+                        method = op.method.as_str(),
+                        error = %err.chain(),
+                        "bulk operation failed"
+                    );
+                }
+                Outcome::failed(&err)
+            }
         }
     }
 

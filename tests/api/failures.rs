@@ -197,3 +197,64 @@ async fn a_panic_in_a_request_is_a_500_and_the_server_lives_on() {
         .unwrap();
     assert_eq!(unauthenticated.status(), 401);
 }
+
+/// Log lines written by the process, for the tests that check what is logged.
+fn captured_logs() -> Arc<std::sync::Mutex<Vec<u8>>> {
+    static LOGS: std::sync::OnceLock<Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = Arc::clone(&logs);
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || LogSink(Arc::clone(&sink)))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("no other subscriber");
+        logs
+    })
+    .clone()
+}
+
+struct LogSink(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_500_inside_bulk_is_logged_like_a_500_outside_it() {
+    let logs = captured_logs();
+    let app = spawn_broken(Failure::Outage).await;
+    let reply = app
+        .request(
+            Method::POST,
+            "/Bulk",
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                "Operations": [{"method": "POST", "path": "/Users", "bulkId": "a",
+                    "data": {"schemas": [USER_SCHEMA], "userName": "secret-person@example.com"}}]}),
+            ),
+        )
+        .await;
+    assert_eq!(reply.status.as_u16(), 200, "{}", reply.body);
+    assert_eq!(
+        reply.body["Operations"][0]["status"], "500",
+        "{}",
+        reply.body
+    );
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("bulk operation failed") && l.contains(app.tenant.as_str()))
+        .unwrap_or_else(|| panic!("no log line for the failed operation in:\n{text}"));
+    assert!(line.contains("ERROR"), "{line}");
+    assert!(line.contains("connection reset by peer"), "{line}");
+    assert!(line.contains("operation=0"), "{line}");
+    // Names and causes, never the people's values.
+    assert!(!text.contains("secret-person"), "{text}");
+}
