@@ -15,6 +15,7 @@ const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 both_stores!(
     strict_tenants_reject_unknown_attributes,
     group_name_uniqueness_can_be_switched_off_and_on,
+    duplicates_never_release_a_guard_they_do_not_hold,
     soft_delete_hides_and_restore_brings_back,
 );
 
@@ -138,6 +139,95 @@ async fn group_name_uniqueness_can_be_switched_off_and_on(backend: Backend) {
     )
     .await
     .assert_error(409, Some("uniqueness"));
+}
+
+/// Two groups share a name while uniqueness is off; the one that holds the name's guard keeps
+/// it through every write and delete of the other, and only its own delete frees the name.
+async fn duplicates_never_release_a_guard_they_do_not_hold(backend: Backend) {
+    let app = spawn_app_for(backend, uncached(), TenantSettings::default()).await;
+    let switch = |on: bool| {
+        let app = &app;
+        async move {
+            admin::update_settings(app.stores.admin.as_ref(), &app.tenant, |s| {
+                s.unique_group_names = on
+            })
+            .await
+            .unwrap();
+        }
+    };
+    let team = json!({"schemas": [GROUP], "displayName": "Team"});
+    let holder = app
+        .request(Method::POST, "/Groups", Some(team.clone()))
+        .await;
+    assert_eq!(holder.status, StatusCode::CREATED, "{}", holder.body);
+    let holder = format!("/Groups/{}", holder.body["id"].as_str().unwrap());
+    switch(false).await;
+    let mut duplicates = Vec::new();
+    for _ in 0..2 {
+        let dup = app
+            .request(Method::POST, "/Groups", Some(team.clone()))
+            .await;
+        assert_eq!(dup.status, StatusCode::CREATED, "{}", dup.body);
+        duplicates.push(format!("/Groups/{}", dup.body["id"].as_str().unwrap()));
+    }
+    // Update each duplicate (same name, then a new one and back), then delete it.
+    for (i, dup) in duplicates.iter().enumerate() {
+        for name in ["Team", "Other", "team"] {
+            let r = app
+                .request(
+                    Method::PUT,
+                    dup,
+                    Some(json!({"schemas": [GROUP], "displayName": name})),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        }
+        let r = app
+            .request(
+                Method::PATCH,
+                dup,
+                Some(json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "path": "displayName", "value": format!("Team {i}")}]})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        let r = app
+            .request(
+                Method::PUT,
+                dup,
+                Some(json!({"schemas": [GROUP], "displayName": "Team"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert_eq!(
+            app.request(Method::DELETE, dup, None).await.status,
+            StatusCode::NO_CONTENT
+        );
+    }
+    // The holder is untouched and still holds the name once uniqueness is back on.
+    switch(true).await;
+    assert_eq!(
+        app.request(Method::GET, &holder, None).await.body["displayName"],
+        "Team"
+    );
+    app.request(Method::POST, "/Groups", Some(team.clone()))
+        .await
+        .assert_error(409, Some("uniqueness"));
+    let r = app
+        .request(
+            Method::PUT,
+            &holder,
+            Some(json!({"schemas": [GROUP], "displayName": "TEAM"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // Its own delete frees the name.
+    assert_eq!(
+        app.request(Method::DELETE, &holder, None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let again = app.request(Method::POST, "/Groups", Some(team)).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
 }
 
 async fn soft_delete_hides_and_restore_brings_back(backend: Backend) {
