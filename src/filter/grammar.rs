@@ -209,12 +209,17 @@ fn enter(input: &mut Input<'_>) -> ModalResult<()> {
     Ok(())
 }
 
-/// `attrPath ( "[" valFilter "]" / SP "pr" / SP compareOp SP compValue )`
+/// `attrPath ( "[" valFilter "]" [subAttr SP test] / SP test )`
 fn attr_term(input: &mut Input<'_>) -> ModalResult<Filter> {
     let path = attr_path.parse_next(input)?;
     if opt('[').parse_next(input)?.is_some() {
         return value_path_rest(path, input);
     }
+    test(path, input)
+}
+
+/// `SP "pr" / SP compareOp SP compValue`, after the attribute path.
+fn test(path: AttrPath, input: &mut Input<'_>) -> ModalResult<Filter> {
     cut_err(sp).context(ch(' ')).parse_next(input)?;
     if opt(present_keyword).parse_next(input)?.is_some() {
         return Ok(Filter::Present(path));
@@ -246,13 +251,49 @@ fn present_keyword(input: &mut Input<'_>) -> ModalResult<()> {
         .parse_next(input)
 }
 
-/// `valuePath = attrPath "[" valFilter "]"`, after the `[`.
+/// `valuePath = attrPath "[" valFilter "]"`, after the `[`; optionally followed by a
+/// sub-attribute and a test (`emails[type eq "work"].value eq "…"`, which Microsoft Entra ID
+/// sends when users are matched on a typed e-mail). The RFC 7644 filter grammar has no such
+/// form (its PATCH path grammar has `valuePath [subAttr]`); it means "some element matching
+/// the bracket filter passes the test", which is the value path whose filter is both:
+/// `emails[type eq "work" and value eq "…"]`. It is parsed to that tree, so evaluation and
+/// planning treat it as any value path.
 fn value_path_rest(path: AttrPath, input: &mut Input<'_>) -> ModalResult<Filter> {
     let inner = value_filter_body(input)?;
+    let Some(sub) = opt(preceded('.', cut_err(sub_attr_name))).parse_next(input)? else {
+        return Ok(Filter::ValuePath {
+            path,
+            filter: Box::new(inner),
+        });
+    };
+    let sub = AttrPath {
+        urn: None,
+        name: sub.to_owned(),
+        sub: None,
+    };
+    let test = test(sub, input)?;
+    let mut inner = inner;
+    let both = match &mut inner {
+        Filter::And(items) => {
+            items.push(test);
+            inner
+        }
+        _ => Filter::And(vec![inner, test]),
+    };
     Ok(Filter::ValuePath {
         path,
-        filter: Box::new(inner),
+        filter: Box::new(both),
     })
+}
+
+/// A sub-attribute's name (`ATTRNAME`), after the `.`.
+fn sub_attr_name<'i>(input: &mut Input<'i>) -> ModalResult<&'i str> {
+    take_while(1.., |c: char| {
+        c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '$')
+    })
+    .verify(|name: &str| is_attr_name(name))
+    .context(expected("a sub-attribute name"))
+    .parse_next(input)
 }
 
 /// `valFilter "]"`, after the `[`: one more level of nesting, no value path inside.
@@ -286,17 +327,7 @@ fn patch_path(input: &mut Input<'_>) -> ModalResult<PatchPath> {
         });
     }
     let filter = value_filter_body(input)?;
-    let sub = opt(preceded(
-        '.',
-        cut_err(
-            take_while(1.., |c: char| {
-                c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '$')
-            })
-            .verify(|name: &str| is_attr_name(name))
-            .context(expected("a sub-attribute name")),
-        ),
-    ))
-    .parse_next(input)?;
+    let sub = opt(preceded('.', cut_err(sub_attr_name))).parse_next(input)?;
     Ok(PatchPath {
         attr,
         filter: Some(filter),

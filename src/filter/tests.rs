@@ -114,6 +114,48 @@ fn parses_literals_keywords_and_precedence() {
 }
 
 #[test]
+fn value_paths_with_a_sub_attribute_test_some_matching_element() {
+    // Microsoft Entra ID's form: some element matching the bracket filter passes the test.
+    let cases = [
+        (
+            r#"emails[type eq "work"].value eq "a@example.com""#,
+            r#"emails[type eq "work" and value eq "a@example.com"]"#,
+        ),
+        (
+            r#"emails[type eq "work" and primary eq true].value sw "a""#,
+            r#"emails[type eq "work" and primary eq true and value sw "a"]"#,
+        ),
+        (
+            r#"emails[type eq "work" or type eq "home"].value pr"#,
+            r#"emails[(type eq "work" or type eq "home") and value pr]"#,
+        ),
+        (
+            r#"emails[not (type eq "work")].value co "x" and userName pr"#,
+            r#"emails[not (type eq "work") and value co "x"] and userName pr"#,
+        ),
+        (
+            r#"urn:ietf:params:scim:schemas:core:2.0:User:emails[TYPE eq "work"].Value EQ "x""#,
+            r#"urn:ietf:params:scim:schemas:core:2.0:User:emails[TYPE eq "work" and Value eq "x"]"#,
+        ),
+    ];
+    for (input, canonical) in cases {
+        check(input, canonical);
+    }
+    check_err(
+        r#"emails[type eq "work"]."#,
+        expected("a sub-attribute name"),
+        23,
+    );
+    check_err(r#"emails[type eq "work"].value"#, expected("` `"), 28);
+    check_err(r#"emails[type eq "work"].value eq"#, expected("` `"), 31);
+    check_err(
+        r#"emails[type eq "work"].value.x eq "a""#,
+        expected("` `"),
+        28,
+    );
+}
+
+#[test]
 fn rejects_bad_filters_with_kind_and_offset() {
     check_err("", FilterErrorKind::Empty, 0);
     check_err("   ", FilterErrorKind::Empty, 0);
@@ -293,6 +335,17 @@ fn evaluates_over_a_user() {
         (r#"emails[type eq "home" and primary eq true]"#, false),
         (r#"emails[not (type eq "work")]"#, true),
         (
+            r#"emails[type eq "work"].value eq "ALICE@example.com""#,
+            true,
+        ),
+        (
+            r#"emails[type eq "home"].value eq "alice@example.com""#,
+            false,
+        ),
+        (r#"emails[type eq "work"].primary eq true"#, true),
+        (r#"emails[type eq "home"].primary pr"#, false),
+        (r#"emails[type eq "home"].value ew ".org""#, true),
+        (
             r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq "701984""#,
             true,
         ),
@@ -390,6 +443,43 @@ mod properties {
         ]
     }
 
+    /// One e-mail value with some of its sub-attributes.
+    fn email() -> impl Strategy<Value = Value> {
+        (
+            prop::option::of(prop_oneof![Just("work"), Just("home"), Just("other")]),
+            prop::option::of("[ab]@[xy]\\.example"),
+            prop::option::of(any::<bool>()),
+        )
+            .prop_map(|(ty, value, primary)| {
+                let mut e = serde_json::Map::new();
+                if let Some(ty) = ty {
+                    e.insert("type".into(), json!(ty));
+                }
+                if let Some(value) = value {
+                    e.insert("value".into(), json!(value));
+                }
+                if let Some(primary) = primary {
+                    e.insert("primary".into(), json!(primary));
+                }
+                Value::Object(e)
+            })
+    }
+
+    /// A test on one e-mail sub-attribute (`type eq "work"`, `value sw "a"`, `primary pr`).
+    fn email_test() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop_oneof![Just("work"), Just("home")].prop_map(|t| format!("type eq \"{t}\"")),
+            (
+                prop_oneof![Just("eq"), Just("sw"), Just("co"), Just("ne")],
+                "[abxy@.]{1,3}"
+            )
+                .prop_map(|(op, v)| format!("value {op} \"{v}\"")),
+            any::<bool>().prop_map(|b| format!("primary eq {b}")),
+            prop_oneof![Just("type"), Just("value"), Just("primary")]
+                .prop_map(|a| format!("{a} pr")),
+        ]
+    }
+
     fn filter() -> impl Strategy<Value = Filter> {
         leaf().prop_recursive(6, 48, 4, |inner| {
             prop_oneof![
@@ -436,6 +526,34 @@ mod properties {
         #[test]
         fn evaluation_never_panics(f in filter()) {
             let _ = eval::matches(&f, &USER_TYPE, &alice());
+        }
+
+        /// `emails[L].sub op v` holds exactly when one e-mail, alone, passes both `emails[L]`
+        /// and `emails.sub op v`; and it prints to a form that parses back to the same tree.
+        #[test]
+        fn a_value_path_test_holds_when_one_element_passes_both(
+            emails in prop::collection::vec(email(), 0..4),
+            bracket in email_test(),
+            sub in email_test(),
+        ) {
+            let text = format!("emails[{bracket}].{sub}");
+            let f = parse(&text).unwrap();
+            prop_assert_eq!(parse(&f.to_string()).ok(), Some(f.clone()));
+            let user = |emails: Vec<Value>| json!({"userName": "u", "emails": emails});
+            let holds = |filter: &str, u: &Value| {
+                eval::matches(&parse(filter).unwrap(), &USER_TYPE, u).unwrap()
+            };
+            let want = emails.iter().any(|e| {
+                let alone = user(vec![e.clone()]);
+                holds(&format!("emails[{bracket}]"), &alone)
+                    && holds(&format!("emails.{sub}"), &alone)
+            });
+            prop_assert_eq!(
+                eval::matches(&f, &USER_TYPE, &user(emails)).unwrap(),
+                want,
+                "{}",
+                text
+            );
         }
     }
 }
