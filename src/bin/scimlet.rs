@@ -221,6 +221,11 @@ struct SettingsArgs {
     /// SCIMLET_GROUP_RESPONSE_MAX_MEMBERS members; Entra recommends 204 for groups).
     #[arg(long)]
     group_patch_no_content: Option<bool>,
+    /// Drop incoming passwords unread, like an unknown attribute: no argon2id hash, and
+    /// /ServiceProviderConfig says changePassword is not supported (default: false; for IdPs
+    /// such as Okta that send a random password with every create).
+    #[arg(long)]
+    ignore_passwords: Option<bool>,
 }
 
 impl SettingsArgs {
@@ -237,16 +242,21 @@ impl SettingsArgs {
         if let Some(v) = self.group_patch_no_content {
             settings.group_patch_no_content = v;
         }
+        if let Some(v) = self.ignore_passwords {
+            settings.ignore_passwords = v;
+        }
     }
 }
 
 fn describe(settings: &TenantSettings) -> String {
     format!(
-        "strict-attributes={} unique-group-names={} soft-delete={} group-patch-no-content={}",
+        "strict-attributes={} unique-group-names={} soft-delete={} group-patch-no-content={} \
+         ignore-passwords={}",
         settings.strict_attributes,
         settings.unique_group_names,
         settings.soft_delete,
-        settings.group_patch_no_content
+        settings.group_patch_no_content,
+        settings.ignore_passwords
     )
 }
 

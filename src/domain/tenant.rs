@@ -77,6 +77,10 @@ pub struct TenantSettings {
     /// A group PATCH always answers 204 (RFC 7644 §3.5.2 allows it; Entra recommends it for
     /// groups), whatever the group's size.
     pub group_patch_no_content: bool,
+    /// Incoming passwords are dropped unread, like an unknown attribute (no argon2id hash is
+    /// computed; `changePassword.supported` is then false), for identity providers that send
+    /// passwords nobody uses (Okta sends a random one with every create).
+    pub ignore_passwords: bool,
 }
 
 impl TenantSettings {
@@ -95,6 +99,7 @@ impl Default for TenantSettings {
             unique_group_names: true,
             soft_delete: false,
             group_patch_no_content: false,
+            ignore_passwords: false,
         }
     }
 }

@@ -67,8 +67,11 @@ impl Outcome {
 /// The payload limit (`bulk.maxPayloadSize`) is the request body limit, enforced for every
 /// request before it gets here.
 pub async fn bulk(ctx: &Ctx<'_>, body: &[u8]) -> Result<Reply, ScimError> {
-    let (operations, fail_on_errors) =
-        parse_request(parse_json(body)?, ctx.config.bulk_max_operations)?;
+    let (operations, fail_on_errors) = parse_request(
+        parse_json(body)?,
+        ctx.config.bulk_max_operations,
+        !ctx.settings.ignore_passwords,
+    )?;
     let mut run = Run {
         ctx,
         operations: &operations,
@@ -98,9 +101,12 @@ fn invalid(msg: impl Into<String>) -> ScimError {
     ScimError::InvalidValue(msg.into())
 }
 
+/// `count_passwords`: whether passwords are hashed (and so capped); a tenant that ignores them
+/// pays nothing for them.
 fn parse_request(
     body: Value,
     max_operations: usize,
+    count_passwords: bool,
 ) -> Result<(Vec<Operation>, Option<usize>), ScimError> {
     let Value::Object(map) = body else {
         return Err(ScimError::InvalidSyntax(
@@ -134,7 +140,7 @@ fn parse_request(
         .iter()
         .filter(|op| op.data.as_ref().is_some_and(sets_password))
         .count();
-    if passwords > MAX_PASSWORDS {
+    if count_passwords && passwords > MAX_PASSWORDS {
         return Err(ScimError::PayloadTooLarge(format!(
             "a Bulk request may set at most {MAX_PASSWORDS} passwords"
         )));

@@ -36,7 +36,11 @@ fn list_response(resources: Vec<Value>) -> Reply {
 /// `GET /ServiceProviderConfig`
 pub fn service_provider(ctx: &Ctx<'_>, filtered: bool) -> Result<Reply, ScimError> {
     refuse_filter(filtered)?;
-    Ok(Reply::ok(service_provider_config(ctx.config, ctx.base_url)))
+    Ok(Reply::ok(service_provider_config(
+        ctx.config,
+        ctx.settings,
+        ctx.base_url,
+    )))
 }
 
 /// `GET /ResourceTypes` and `GET /ResourceTypes/{name}`

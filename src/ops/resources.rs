@@ -93,9 +93,17 @@ fn normalize(
     Ok(normalized)
 }
 
-/// Hashes the password off the async workers, if one was sent.
-async fn password_hash(normalized: &mut NormalizedBody) -> Result<Option<String>, ScimError> {
+/// Hashes the password off the async workers, if one was sent; a tenant that ignores
+/// passwords drops it unread, like an unknown attribute (logged by name).
+async fn password_hash(
+    ctx: &Ctx<'_>,
+    normalized: &mut NormalizedBody,
+) -> Result<Option<String>, ScimError> {
     match normalized.password.take() {
+        Some(_) if ctx.settings.ignore_passwords => {
+            tracing::info!(ignored = ?["password"], "ignored unknown attributes");
+            Ok(None)
+        }
         Some(password) => Ok(Some(hash_secret_blocking(password).await?)),
         None => Ok(None),
     }
@@ -256,7 +264,7 @@ pub async fn create(ctx: &Ctx<'_>, kind: ResourceKind, body: &[u8]) -> Result<Re
     let guards = ctx.guards(rt, &normalized.attributes)?;
     let id = new_resource_id();
     let links = groups::resolve(ctx, &id, &requested, &[]).await?;
-    let password_hash = password_hash(&mut normalized).await?;
+    let password_hash = password_hash(ctx, &mut normalized).await?;
     let now = now_rfc3339();
     let write = write::create(
         kind,
@@ -403,7 +411,7 @@ pub async fn replace(
     let mut normalized = normalize(ctx, rt, parse_json(body)?)?;
     let requested = take_members(kind, &mut normalized.attributes)?;
     let guards = ctx.guards(rt, &normalized.attributes)?;
-    let new_password = password_hash(&mut normalized).await?;
+    let new_password = password_hash(ctx, &mut normalized).await?;
     let with_links = kind == ResourceKind::Group || wants_links(ctx, kind);
     retry_on_race!(|| {
         let (current, current_links) = read_for_change(ctx, kind, id, with_links).await?;
@@ -583,7 +591,7 @@ pub async fn patch(
         let mut doc = current.attributes.clone();
         crate::patch::apply(rt, &mut doc, &split.attributes, ctx.unknown_attributes())?;
         let mut normalized = renormalize(rt, doc)?;
-        let password_hash = password_hash(&mut normalized).await?;
+        let password_hash = password_hash(ctx, &mut normalized).await?;
         let delta = match &targeted {
             Some(effect) => targeted_delta(ctx, id, effect, known_edges.as_deref()).await?,
             None => whole_list_delta(ctx, rt, id, &split.members, &links).await?,

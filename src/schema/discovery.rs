@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use super::registry::Registry;
 use super::{AttrType, AttributeDef, Mutability, ResourceTypeDef, Returned, SchemaDef, Uniqueness};
 use crate::config::Config;
+use crate::domain::TenantSettings;
 
 /// URN of the ServiceProviderConfig schema.
 pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
@@ -16,8 +17,12 @@ pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Re
 /// URN of the Schema schema.
 pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
-/// `/ServiceProviderConfig`: what is supported, truthfully.
-pub fn service_provider_config(config: &Config, base_url: &str) -> Value {
+/// `/ServiceProviderConfig`: what is supported, truthfully, for a tenant with `settings`.
+pub fn service_provider_config(
+    config: &Config,
+    settings: &TenantSettings,
+    base_url: &str,
+) -> Value {
     json!({
         "schemas": [SERVICE_PROVIDER_CONFIG_SCHEMA],
         "patch": {"supported": true},
@@ -27,7 +32,7 @@ pub fn service_provider_config(config: &Config, base_url: &str) -> Value {
             "maxPayloadSize": config.max_body_bytes
         },
         "filter": {"supported": true, "maxResults": config.max_page_size},
-        "changePassword": {"supported": true},
+        "changePassword": {"supported": !settings.ignore_passwords},
         "sort": {"supported": true},
         "pagination": {
             "cursor": true,

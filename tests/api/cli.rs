@@ -231,10 +231,13 @@ async fn table_tenant_and_token_commands_work_on_dynamodb() {
         "true",
         "--soft-delete",
         "true",
+        "--ignore-passwords",
+        "true",
     ]);
     set.insert(2, tenant.clone());
     let (ok, out, err) = call(set).await;
     assert!(ok && out.contains("strict-attributes=true"), "{out}{err}");
+    assert!(out.contains("ignore-passwords=true"), "{out}{err}");
     let mut bad = with(&["tenant", "create"]);
     bad.insert(2, "Not_Valid".into());
     let (ok, _, err) = call(bad).await;

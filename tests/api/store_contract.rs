@@ -297,6 +297,7 @@ async fn directory_keeps_tenants_and_tokens(backend: Backend) {
             unique_group_names: false,
             soft_delete: true,
             group_patch_no_content: true,
+            ignore_passwords: true,
         },
         ..tenant.clone()
     };

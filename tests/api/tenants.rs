@@ -16,6 +16,7 @@ both_stores!(
     strict_tenants_reject_unknown_attributes,
     group_name_uniqueness_can_be_switched_off_and_on,
     duplicates_never_release_a_guard_they_do_not_hold,
+    tenants_can_ignore_passwords,
     soft_delete_hides_and_restore_brings_back,
 );
 
@@ -228,6 +229,109 @@ async fn duplicates_never_release_a_guard_they_do_not_hold(backend: Backend) {
     );
     let again = app.request(Method::POST, "/Groups", Some(team)).await;
     assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+}
+
+/// The stored password hash of a user.
+async fn stored_hash(app: &crate::helpers::TestApp, id: &str) -> Option<String> {
+    app.stores
+        .resources
+        .get(&app.tenant, scimlet::domain::ResourceKind::User, id)
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash
+}
+
+/// `/ServiceProviderConfig`'s `changePassword.supported`.
+async fn change_password_supported(app: &crate::helpers::TestApp) -> Value {
+    app.request(Method::GET, "/ServiceProviderConfig", None)
+        .await
+        .body["changePassword"]["supported"]
+        .clone()
+}
+
+async fn tenants_can_ignore_passwords(backend: Backend) {
+    let app = spawn_app_for(backend, uncached(), TenantSettings::default()).await;
+    // By default passwords are hashed and stored.
+    assert_eq!(change_password_supported(&app).await, true);
+    let hashed = app
+        .create_user("hashed@example.com", json!({"password": "Tr0ub4dor&3"}))
+        .await;
+    let hashed = hashed["id"].as_str().unwrap().to_owned();
+    let before = stored_hash(&app, &hashed).await;
+    assert!(
+        before
+            .as_deref()
+            .is_some_and(|h| h.starts_with("$argon2id$"))
+    );
+
+    admin::update_settings(app.stores.admin.as_ref(), &app.tenant, |s| {
+        s.ignore_passwords = true
+    })
+    .await
+    .unwrap();
+    assert_eq!(change_password_supported(&app).await, false);
+    // POST, PUT and PATCH succeed and store no password.
+    let user = app
+        .create_user(
+            "ignored@example.com",
+            json!({"password": "random-from-okta"}),
+        )
+        .await;
+    let id = user["id"].as_str().unwrap().to_owned();
+    assert_eq!(stored_hash(&app, &id).await, None);
+    let r = app
+        .request(
+            Method::PUT,
+            &format!("/Users/{id}"),
+            Some(
+                json!({"schemas": [USER_SCHEMA], "userName": "ignored@example.com",
+                "password": "another"}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for path in [format!("/Users/{id}"), format!("/Users/{hashed}")] {
+        let r = app
+            .request(
+                Method::PATCH,
+                &path,
+                Some(
+                    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "path": "password", "value": "new-one"}]}),
+                ),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(r.body.get("password").is_none());
+    }
+    assert_eq!(stored_hash(&app, &id).await, None);
+    // A hash stored before the switch is left as it was.
+    assert_eq!(stored_hash(&app, &hashed).await, before);
+    // Bulk: more passwords than a hashing tenant may send in one request, all dropped.
+    let operations: Vec<Value> = (0..25)
+        .map(|i| {
+            json!({"method": "POST", "path": "/Users", "bulkId": format!("b{i}"),
+                "data": {"schemas": [USER_SCHEMA], "userName": format!("bulk{i}@example.com"),
+                    "password": format!("pw-{i}")}})
+        })
+        .collect();
+    let r = app
+        .request(
+            Method::POST,
+            "/Bulk",
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                "Operations": operations}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    for op in r.body["Operations"].as_array().unwrap() {
+        assert_eq!(op["status"], "201", "{}", r.body);
+        let id = op["location"].as_str().unwrap().rsplit('/').next().unwrap();
+        assert_eq!(stored_hash(&app, id).await, None);
+    }
 }
 
 async fn soft_delete_hides_and_restore_brings_back(backend: Backend) {

@@ -276,6 +276,10 @@ pub fn tenant_item(t: &Tenant) -> Item {
         "groupPatchNoContent".into(),
         AttributeValue::Bool(t.settings.group_patch_no_content),
     );
+    item.insert(
+        "ignorePasswords".into(),
+        AttributeValue::Bool(t.settings.ignore_passwords),
+    );
     item
 }
 
@@ -302,6 +306,7 @@ pub fn tenant_from_item(item: &Item) -> Result<Tenant, StoreError> {
                     "groupPatchNoContent",
                     defaults.group_patch_no_content,
                 ),
+                ignore_passwords: get_bool(item, "ignorePasswords", defaults.ignore_passwords),
             }
         },
     })
