@@ -5,7 +5,7 @@ use crate::domain::ResourceKind;
 use crate::domain::{Resource, Tenant, TenantId, TenantSettings, TokenRecord};
 use crate::error::ScimError;
 use crate::ops::now_rfc3339;
-use crate::schema::input::unique_values;
+use crate::schema::input::{lookup_values, unique_values};
 use crate::schema::registry::Registry;
 use crate::store::{Directory, ResourceStore, StoreError};
 
@@ -27,6 +27,12 @@ pub enum AdminError {
     /// The token does not exist or belongs to another tenant.
     #[error("token '{0}' does not exist for this tenant")]
     NoSuchToken(String),
+    /// `unique-external-ids` cannot be switched off before the tenant's lookup index exists.
+    #[error(
+        "tenant '{0}' was created before the externalId lookup index existed: run \
+         `scimlet migrate external-id-index {0}` before switching unique-external-ids off"
+    )]
+    NoExternalIdIndex(TenantId),
     /// A store failure.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -69,7 +75,13 @@ pub async fn update_settings(
         .get_tenant(id)
         .await?
         .ok_or_else(|| AdminError::NoSuchTenant(id.clone()))?;
+    let indexed = tenant.settings.external_id_index;
     change(&mut tenant.settings);
+    // Only the migration below builds the index; no setting can claim it.
+    tenant.settings.external_id_index = indexed;
+    if !indexed && !tenant.settings.unique_external_ids {
+        return Err(AdminError::NoExternalIdIndex(id.clone()));
+    }
     match directory.update_tenant(&tenant).await {
         Ok(()) => Ok(tenant),
         Err(StoreError::NotFound) => Err(AdminError::NoSuchTenant(id.clone())),
@@ -116,7 +128,8 @@ pub async fn restore(
     let guards = unique_values(rt, &deleted.attributes, |d| {
         settings.enforces(rt.kind, d.name)
     })?;
-    let write = crate::ops::write::restore(&deleted, guards, &now_rfc3339());
+    let lookups = lookup_values(rt, &deleted.attributes)?;
+    let write = crate::ops::write::restore(&deleted, guards, lookups, &now_rfc3339());
     match store.apply(tenant, &write).await {
         Ok(applied) => {
             let crate::store::WriteOp::Restore { mut resource, .. } = write.op else {
@@ -127,6 +140,82 @@ pub async fn restore(
         }
         Err(StoreError::Conflict { attr }) => Err(AdminError::ValueTaken(attr)),
         Err(StoreError::NotFound) => Err(AdminError::NotDeleted(kind.name(), id.to_owned())),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// What [`migrate_external_id_index`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IndexReport {
+    /// Resources examined.
+    pub examined: u64,
+    /// Resources with an `externalId`, now in the index.
+    pub indexed: u64,
+}
+
+/// Builds the `externalId` lookup index of a tenant created before it existed, then marks
+/// the tenant indexed (after which `unique-external-ids` may be switched off). Resumable and
+/// safe while the server runs: each entry is added only if its resource is still at the
+/// version read (a resource changed meanwhile is read again), writes made by the server keep
+/// the index themselves, and running it again re-adds the same entries.
+pub async fn migrate_external_id_index(
+    directory: &dyn Directory,
+    store: &dyn ResourceStore,
+    registry: &Registry,
+    tenant: &TenantId,
+    mut progress: impl FnMut(&IndexReport),
+) -> Result<IndexReport, AdminError> {
+    if directory.get_tenant(tenant).await?.is_none() {
+        return Err(AdminError::NoSuchTenant(tenant.clone()));
+    }
+    let mut report = IndexReport::default();
+    for kind in [ResourceKind::User, ResourceKind::Group] {
+        let rt = registry.resource_type(kind);
+        let mut after: Option<String> = None;
+        loop {
+            let page = store.list(tenant, kind, after.as_deref(), 200).await?;
+            for listed in &page.items {
+                report.examined += 1;
+                let mut current = Resource::clone(listed);
+                loop {
+                    let values = lookup_values(rt, &current.attributes)?;
+                    if values.is_empty() {
+                        break;
+                    }
+                    match store
+                        .index_lookups(tenant, kind, &current.id, current.version, &values)
+                        .await
+                    {
+                        Ok(()) => {
+                            report.indexed += 1;
+                            break;
+                        }
+                        Err(StoreError::VersionMismatch) => {
+                            match store.get(tenant, kind, &current.id).await? {
+                                Some(fresh) => current = fresh,
+                                None => break,
+                            }
+                        }
+                        Err(StoreError::NotFound) => break,
+                        Err(err) => return Err(err.into()),
+                    }
+                }
+            }
+            progress(&report);
+            match page.next_after {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+    }
+    let mut record = directory
+        .get_tenant(tenant)
+        .await?
+        .ok_or_else(|| AdminError::NoSuchTenant(tenant.clone()))?;
+    record.settings.external_id_index = true;
+    match directory.update_tenant(&record).await {
+        Ok(()) => Ok(report),
+        Err(StoreError::NotFound) => Err(AdminError::NoSuchTenant(tenant.clone())),
         Err(err) => Err(err.into()),
     }
 }

@@ -60,6 +60,23 @@ enum Command {
         #[command(flatten)]
         dynamo: DynamoArgs,
     },
+    /// Bring a table written by an earlier scimlet up to date.
+    Migrate {
+        #[command(subcommand)]
+        command: MigrateCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MigrateCommand {
+    /// Build the externalId lookup index of a tenant created before it existed (until then
+    /// the tenant keeps externalId unique). Safe while the server runs; safe to run again.
+    ExternalIdIndex {
+        /// Tenant id.
+        tenant: String,
+        #[command(flatten)]
+        dynamo: DynamoArgs,
+    },
 }
 
 /// Where the DynamoDB table is.
@@ -226,6 +243,11 @@ struct SettingsArgs {
     /// such as Okta that send a random password with every create).
     #[arg(long)]
     ignore_passwords: Option<bool>,
+    /// Keep externalId unique per resource type, 409 uniqueness for a second resource with
+    /// the same value (default: false, as RFC 7643 asks no uniqueness of it; tenants created
+    /// before the externalId index existed keep true until `scimlet migrate external-id-index`).
+    #[arg(long)]
+    unique_external_ids: Option<bool>,
 }
 
 impl SettingsArgs {
@@ -245,18 +267,23 @@ impl SettingsArgs {
         if let Some(v) = self.ignore_passwords {
             settings.ignore_passwords = v;
         }
+        if let Some(v) = self.unique_external_ids {
+            settings.unique_external_ids = v;
+        }
     }
 }
 
 fn describe(settings: &TenantSettings) -> String {
     format!(
         "strict-attributes={} unique-group-names={} soft-delete={} group-patch-no-content={} \
-         ignore-passwords={}",
+         ignore-passwords={} unique-external-ids={} external-id-index={}",
         settings.strict_attributes,
         settings.unique_group_names,
         settings.soft_delete,
         settings.group_patch_no_content,
-        settings.ignore_passwords
+        settings.ignore_passwords,
+        settings.unique_external_ids,
+        settings.external_id_index
     )
 }
 
@@ -329,6 +356,9 @@ async fn main() -> ExitCode {
             id,
             dynamo,
         } => restore(&tenant, &resource_type, &id, dynamo).await,
+        Command::Migrate {
+            command: MigrateCommand::ExternalIdIndex { tenant, dynamo },
+        } => migrate_external_id_index(&tenant, dynamo).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -425,6 +455,23 @@ async fn restore(tenant: &str, resource_type: &str, id: &str, dynamo: DynamoArgs
         kind.name(),
         restored.id,
         restored.version.number()
+    );
+    Ok(())
+}
+
+async fn migrate_external_id_index(tenant: &str, dynamo: DynamoArgs) -> CliResult {
+    let config = Config::from_env()?;
+    let store = dynamo.store().await?;
+    let tenant = tenant_id(tenant)?;
+    let report = admin::migrate_external_id_index(&store, &store, config.registry, &tenant, |r| {
+        eprintln!("{} resources examined, {} indexed", r.examined, r.indexed);
+    })
+    .await?;
+    println!(
+        "tenant '{tenant}': externalId index built ({} of {} resources have an externalId); \
+         `scimlet tenant set {tenant} --unique-external-ids false` now makes externalId \
+         non-unique",
+        report.indexed, report.examined
     );
     Ok(())
 }

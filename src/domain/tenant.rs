@@ -81,14 +81,27 @@ pub struct TenantSettings {
     /// computed; `changePassword.supported` is then false), for identity providers that send
     /// passwords nobody uses (Okta sends a random one with every create).
     pub ignore_passwords: bool,
+    /// Keep `externalId` unique within the tenant and resource type. RFC 7643 §3.1 scopes it
+    /// to the provisioning client and asks no uniqueness, and a tenant may have two clients
+    /// (an IdP migration), so it is off by default; `externalId eq` is then answered from the
+    /// lookup index.
+    pub unique_external_ids: bool,
+    /// Whether every resource's `externalId` is in the lookup index: true for tenants created
+    /// since the index exists, and for older ones once `scimlet migrate external-id-index`
+    /// has run. Until then the tenant keeps `externalId` unique (its guards answer lookups).
+    pub external_id_index: bool,
 }
 
 impl TenantSettings {
     /// Whether this tenant enforces the uniqueness that the schema declares for attribute
     /// `attr` of `kind` (group `displayName` uniqueness can be switched off).
     pub fn enforces(&self, kind: ResourceKind, attr: &str) -> bool {
-        let group_name = kind == ResourceKind::Group && attr == "displayName";
-        !group_name || self.unique_group_names
+        match attr {
+            "displayName" if kind == ResourceKind::Group => self.unique_group_names,
+            // Without the index, the guards are the only consistent lookup there is.
+            "externalId" => self.unique_external_ids || !self.external_id_index,
+            _ => true,
+        }
     }
 }
 
@@ -100,6 +113,8 @@ impl Default for TenantSettings {
             soft_delete: false,
             group_patch_no_content: false,
             ignore_passwords: false,
+            unique_external_ids: false,
+            external_id_index: true,
         }
     }
 }

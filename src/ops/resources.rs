@@ -23,10 +23,12 @@ use crate::domain::{
 };
 use crate::error::ScimError;
 use crate::schema::ResourceTypeDef;
-use crate::schema::input::{NormalizedBody, UnknownAttributes, check_immutable, normalize_body};
+use crate::schema::input::{
+    NormalizedBody, UnknownAttributes, check_immutable, lookup_values, normalize_body,
+};
 use crate::schema::output::{etag, location, render, render_linked, text_with_links};
 use crate::schema::projection::Projection;
-use crate::store::{Applied, Linked, MemberDelta, StoreError, Write};
+use crate::store::{Applied, Linked, LookupDelta, MemberDelta, StoreError, Write};
 
 /// How often a write that lost a race is re-read and retried.
 const MAX_WRITE_ATTEMPTS: usize = 5;
@@ -265,16 +267,16 @@ pub async fn create(ctx: &Ctx<'_>, kind: ResourceKind, body: &[u8]) -> Result<Re
     let id = new_resource_id();
     let links = groups::resolve(ctx, &id, &requested, &[]).await?;
     let password_hash = password_hash(ctx, &mut normalized).await?;
+    let lookups = lookup_values(rt, &normalized.attributes)?;
     let now = now_rfc3339();
-    let write = write::create(
-        kind,
+    let new = write::NewResource {
         id,
-        normalized.attributes,
+        attributes: normalized.attributes,
         password_hash,
         guards,
-        links.clone(),
-        &now,
-    );
+        lookups,
+    };
+    let write = write::create(kind, new, links.clone(), &now);
     let applied = apply(ctx, &write).await?;
     let crate::store::WriteOp::Create { mut resource, .. } = write.op else {
         return Err(ScimError::internal("a create write is not a create"));
@@ -428,6 +430,7 @@ pub async fn replace(
             password_hash: new_password.clone(),
             guards: guards.clone(),
             members: delta,
+            lookups: LookupDelta::default(),
         };
         let read = with_links.then_some(current_links.as_slice());
         commit(ctx, rt, current, change, read).await?
@@ -487,6 +490,13 @@ async fn commit(
     let read_links = links;
     let links = links.unwrap_or(&[]);
     check_immutable(rt, &current.attributes, &change.attributes)?;
+    let change = Change {
+        lookups: LookupDelta::between(
+            &lookup_values(rt, &current.attributes)?,
+            &lookup_values(rt, &change.attributes)?,
+        ),
+        ..change
+    };
     let held = held_guards(ctx, rt, &current).await?;
     let memberships = if write::renames(&current, &change) {
         memberships_of(ctx, &current, read_links).await?
@@ -602,6 +612,7 @@ pub async fn patch(
             password_hash,
             guards,
             members: delta,
+            lookups: LookupDelta::default(),
         };
         let read = with_links.then_some(links.as_slice());
         let attempt = commit(ctx, rt, current, change, read).await?;
@@ -719,7 +730,9 @@ pub async fn delete(ctx: &Ctx<'_>, kind: ResourceKind, id: &str) -> Result<Reply
         let (current, _) = read_for_change(ctx, kind, id, false).await?;
         check_if_match(ctx, &current)?;
         let held = held_guards(ctx, rt, &current).await?;
-        let write = write::retire(&current, held, ctx.settings.soft_delete, &now_rfc3339());
+        let lookups = lookup_values(rt, &current.attributes)?;
+        let soft = ctx.settings.soft_delete;
+        let write = write::retire(&current, held, lookups, soft, &now_rfc3339());
         match try_apply(ctx, &write).await? {
             Some(_) => Attempt::Done(Reply::empty(StatusCode::NO_CONTENT)),
             None => Attempt::Lost,

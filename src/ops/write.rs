@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use crate::domain::{Link, Resource, ResourceKind, UniqueValue, Version};
-use crate::store::{DisplayRefresh, MemberDelta, Retirement, Write, WriteOp};
+use crate::store::{DisplayRefresh, LookupDelta, MemberDelta, Retirement, Write, WriteOp};
 
 /// The display name a resource shows on the edges of the groups it belongs to: a group's
 /// `displayName`; a user's `displayName`, else its `userName`.
@@ -24,16 +24,31 @@ pub fn display_of(kind: ResourceKind, attributes: &Map<String, Value>) -> Option
     }
 }
 
-/// A new resource at its first version, holding `guards`, with `members` (groups).
-pub fn create(
-    kind: ResourceKind,
-    id: String,
-    attributes: Map<String, Value>,
-    password_hash: Option<String>,
-    guards: Vec<UniqueValue>,
-    members: Vec<Link>,
-    now: &str,
-) -> Write {
+/// The identity of a new resource and what it holds: its `guards` and its lookup values.
+#[derive(Debug, Clone, Default)]
+pub struct NewResource {
+    /// Its id.
+    pub id: String,
+    /// Its attributes.
+    pub attributes: Map<String, Value>,
+    /// Its password hash, if one was set.
+    pub password_hash: Option<String>,
+    /// The guards it claims.
+    pub guards: Vec<UniqueValue>,
+    /// The values it is found under in the lookup index.
+    pub lookups: Vec<UniqueValue>,
+}
+
+/// A new resource at its first version, holding its guards, indexed under its lookup values,
+/// with `members` (groups).
+pub fn create(kind: ResourceKind, new: NewResource, members: Vec<Link>, now: &str) -> Write {
+    let NewResource {
+        id,
+        attributes,
+        password_hash,
+        guards,
+        lookups,
+    } = new;
     let resource = Resource {
         kind,
         id: id.clone(),
@@ -49,6 +64,10 @@ pub fn create(
         kind,
         id,
         op: WriteOp::Create { resource, members },
+        lookups: LookupDelta {
+            add: lookups,
+            remove: Vec::new(),
+        },
     }
 }
 
@@ -61,6 +80,8 @@ pub struct Change {
     pub password_hash: Option<String>,
     /// The guards the resource must hold after the change (what the tenant enforces).
     pub guards: Vec<UniqueValue>,
+    /// The change of its lookup-index entries (from the values before to those after).
+    pub lookups: LookupDelta,
     /// The membership change (groups).
     pub members: MemberDelta,
 }
@@ -101,6 +122,7 @@ pub fn update(
                 expected: if_match.then_some(current.version),
                 last_modified: now.to_owned(),
             },
+            lookups: LookupDelta::default(),
         });
     }
     let claim: Vec<UniqueValue> = change
@@ -143,11 +165,19 @@ pub fn update(
             members: change.members,
             refresh_display: refresh.filter(|r| !r.groups.is_empty()),
         },
+        lookups: change.lookups,
     })
 }
 
-/// Deletes `current` (or marks it deleted, restorable), releasing the guards it holds.
-pub fn retire(current: &Resource, held: Vec<UniqueValue>, soft: bool, now: &str) -> Write {
+/// Deletes `current` (or marks it deleted, restorable), releasing the guards it holds and
+/// removing its lookup-index entries (`lookups`, its values).
+pub fn retire(
+    current: &Resource,
+    held: Vec<UniqueValue>,
+    lookups: Vec<UniqueValue>,
+    soft: bool,
+    now: &str,
+) -> Write {
     let how = if soft {
         Retirement::SoftDelete {
             at: now.to_owned(),
@@ -170,11 +200,21 @@ pub fn retire(current: &Resource, held: Vec<UniqueValue>, soft: bool, now: &str)
             release: held,
             how,
         },
+        lookups: LookupDelta {
+            add: Vec::new(),
+            remove: lookups,
+        },
     }
 }
 
-/// Brings a soft-deleted resource back at its next version, claiming `guards`.
-pub fn restore(deleted: &Resource, guards: Vec<UniqueValue>, now: &str) -> Write {
+/// Brings a soft-deleted resource back at its next version, claiming `guards` and indexed
+/// again under `lookups`.
+pub fn restore(
+    deleted: &Resource,
+    guards: Vec<UniqueValue>,
+    lookups: Vec<UniqueValue>,
+    now: &str,
+) -> Write {
     Write {
         kind: deleted.kind,
         id: deleted.id.clone(),
@@ -190,6 +230,10 @@ pub fn restore(deleted: &Resource, guards: Vec<UniqueValue>, now: &str) -> Write
                 ..deleted.clone()
             },
             expected: deleted.version,
+        },
+        lookups: LookupDelta {
+            add: lookups,
+            remove: Vec::new(),
         },
     }
 }
@@ -359,7 +403,7 @@ mod tests {
     fn soft_delete_keeps_the_resource_at_its_next_version_without_guards() {
         let current = group("Admins");
         let held = current.guards.clone().unwrap();
-        let write = retire(&current, held.clone(), true, "t9");
+        let write = retire(&current, held.clone(), Vec::new(), true, "t9");
         let WriteOp::Retire {
             expected,
             release,
@@ -375,7 +419,13 @@ mod tests {
         assert_eq!(resource.version.attributes, 4);
         assert_eq!(resource.guards, Some(Vec::new()));
         assert_eq!(
-            restore(&resource, vec![guard("displayName", "admins")], "t10").op,
+            restore(
+                &resource,
+                vec![guard("displayName", "admins")],
+                Vec::new(),
+                "t10"
+            )
+            .op,
             WriteOp::Restore {
                 resource: Resource {
                     version: Version {

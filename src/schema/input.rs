@@ -348,6 +348,22 @@ pub fn check_immutable(
     Ok(())
 }
 
+/// Whether the lookup index holds this attribute's values: values several resources may
+/// share (when the tenant does not enforce their uniqueness) and that clients look resources
+/// up by, found by one consistent read. `externalId` (RFC 7643 §3.1 scopes it to the
+/// provisioning client and asks no uniqueness of it).
+pub fn indexed(def: &AttributeDef) -> bool {
+    def.name == "externalId"
+}
+
+/// The values a resource is found under in the lookup index.
+pub fn lookup_values(
+    rt: &ResourceTypeDef,
+    attributes: &Map<String, Value>,
+) -> Result<Vec<UniqueValue>, ScimError> {
+    unique_values(rt, attributes, indexed)
+}
+
 /// The unique values of a normalised resource, in a stable order, for the `uniqueness:
 /// server` attributes that `enforced` keeps (a tenant may switch some off).
 pub fn unique_values(

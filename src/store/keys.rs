@@ -7,6 +7,7 @@
 //! | user | `T#<tid>#U#<uid>` | `USER` | `T#<tid>#USERS` / `<uid>` |
 //! | group | `T#<tid>#G#<gid>` | `GROUP` | `T#<tid>#GROUPS` / `<gid>` |
 //! | uniqueness guard | `T#<tid>#UNIQ#<User or Group>.<attr>#<normalised value>` | `UNIQ` | `T#<tid>#GUARDS` / its PK |
+//! | lookup-index entry (`externalId`; values may be shared) | `T#<tid>#LOOKUP#<User or Group>.<attr>#<value>` | `ID#<id>` | `T#<tid>#GUARDS` / its PK `#` id |
 //! | counter shard | `T#<tid>#COUNT` | `USERS#<00-15>` / `GROUPS#<00-15>` (format 1: `USERS` / `GROUPS`) | – |
 //! | page anchor | `T#<tid>#ANCHORS#<USERS or GROUPS>#<listing>` | `<position, 20 digits>` | – |
 //! | group→member edge | `T#<tid>#G#<gid>` | `MEMBER#<U or G>#<id>` | – |
@@ -97,6 +98,25 @@ pub fn guard_pk(tenant: &TenantId, kind: ResourceKind, value: &UniqueValue) -> S
     )
 }
 
+/// Partition key of the lookup-index entries of one value (several resources may share it;
+/// each has its own item, sort key [`lookup_sk`]).
+pub fn lookup_pk(tenant: &TenantId, kind: ResourceKind, value: &UniqueValue) -> String {
+    format!(
+        "T#{tenant}#LOOKUP#{}.{}#{}",
+        kind.name(),
+        value.attr,
+        value.normalized
+    )
+}
+
+/// Sort-key prefix of lookup-index entries.
+pub const LOOKUP_PREFIX: &str = "ID#";
+
+/// Sort key of the lookup-index entry of resource `id`.
+pub fn lookup_sk(id: &str) -> String {
+    format!("{LOOKUP_PREFIX}{id}")
+}
+
 /// Sort-key prefix of a group's member edges.
 pub const MEMBER_PREFIX: &str = "MEMBER#";
 /// Sort-key prefix of a resource's group edges.
@@ -173,6 +193,7 @@ mod tests {
             resources_gsi(&t, ResourceKind::Group),
             deleted_gsi(&t, ResourceKind::User),
             guard_pk(&t, ResourceKind::User, &v),
+            lookup_pk(&t, ResourceKind::User, &v),
             counter_pk(&t),
         ] {
             assert!(key.starts_with(&prefix), "{key}");

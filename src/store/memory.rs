@@ -36,6 +36,8 @@ struct State {
     deleted: BTreeMap<(TenantId, ResourceKind, String), Resource>,
     /// Keyed by (tenant, kind, attr, normalised value); holds the owner's id.
     guards: HashMap<GuardKey, String>,
+    /// The lookup index: (tenant, kind, attr, value) → the ids of the resources it names.
+    lookups: HashMap<GuardKey, BTreeSet<String>>,
     /// A group's members: (tenant, group id) → member → the member's display copy.
     members: BTreeMap<(TenantId, String), BTreeMap<MemberRef, Option<String>>>,
     /// A resource's groups: (tenant, member) → group ids.
@@ -235,6 +237,21 @@ impl State {
         let applied = self.apply_write(tenant, write)?;
         let count = self.counts.entry((tenant.clone(), write.kind)).or_default();
         *count = count.saturating_add_signed(write.count_delta());
+        for v in &write.lookups.remove {
+            let key = guard_key(tenant, write.kind, v);
+            if let Some(ids) = self.lookups.get_mut(&key) {
+                ids.remove(&write.id);
+                if ids.is_empty() {
+                    self.lookups.remove(&key);
+                }
+            }
+        }
+        for v in &write.lookups.add {
+            self.lookups
+                .entry(guard_key(tenant, write.kind, v))
+                .or_default()
+                .insert(write.id.clone());
+        }
         Ok(applied)
     }
 
@@ -511,6 +528,40 @@ impl ResourceStore for MemoryStore {
             .cloned())
     }
 
+    async fn find_indexed(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        value: &UniqueValue,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .lock()
+            .lookups
+            .get(&guard_key(tenant, kind, value))
+            .map(|ids| ids.iter().take(limit).cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn index_lookups(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected: Version,
+        values: &[UniqueValue],
+    ) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        s.current(tenant, kind, id, Some(expected))?;
+        for v in values {
+            s.lookups
+                .entry(guard_key(tenant, kind, v))
+                .or_default()
+                .insert(id.to_owned());
+        }
+        Ok(())
+    }
+
     async fn list(
         &self,
         tenant: &TenantId,
@@ -597,6 +648,7 @@ impl ResourceStore for MemoryStore {
         s.resources.retain(|(t, _, _), _| t != tenant);
         s.deleted.retain(|(t, _, _), _| t != tenant);
         s.guards.retain(|(t, _, _, _), _| t != tenant);
+        s.lookups.retain(|(t, _, _, _), _| t != tenant);
         s.members.retain(|(t, _), _| t != tenant);
         s.memberships.retain(|(t, _), _| t != tenant);
         Ok(())

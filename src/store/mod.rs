@@ -15,12 +15,12 @@ pub mod keys;
 pub mod memory;
 mod write;
 
-pub use write::{Applied, DisplayRefresh, MemberDelta, Retirement, Write, WriteOp};
+pub use write::{Applied, DisplayRefresh, LookupDelta, MemberDelta, Retirement, Write, WriteOp};
 
 use async_trait::async_trait;
 
 use crate::domain::{
-    Link, MemberRef, Resource, ResourceKind, Tenant, TenantId, TokenRecord, UniqueValue,
+    Link, MemberRef, Resource, ResourceKind, Tenant, TenantId, TokenRecord, UniqueValue, Version,
 };
 
 /// A page of resources in id order.
@@ -194,6 +194,28 @@ pub trait ResourceStore: Send + Sync {
         kind: ResourceKind,
         value: &UniqueValue,
     ) -> Result<Option<String>, StoreError>;
+
+    /// The ids of the resources indexed under `value` in the lookup index (strongly
+    /// consistent), in id order, at most `limit` of them.
+    async fn find_indexed(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        value: &UniqueValue,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError>;
+
+    /// Adds a resource's lookup-index entries, if it is still at version `expected`
+    /// ([`StoreError::VersionMismatch`] if it changed, [`StoreError::NotFound`] if it is
+    /// gone): how an index is built for resources written before it existed.
+    async fn index_lookups(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected: Version,
+        values: &[UniqueValue],
+    ) -> Result<(), StoreError>;
 
     /// Lists resources in id order, starting after `after`, at most `limit` of them.
     async fn list(

@@ -14,6 +14,47 @@ pub struct Write {
     pub id: String,
     /// What changes.
     pub op: WriteOp,
+    /// Entries of the lookup index (values several resources may share, such as
+    /// `externalId`, found by one consistent read) to add and remove, in the same atomic
+    /// step as the resource.
+    pub lookups: LookupDelta,
+}
+
+/// A change of a resource's entries in the lookup index.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LookupDelta {
+    /// Values the resource is found under from now on.
+    pub add: Vec<UniqueValue>,
+    /// Values it is no longer found under.
+    pub remove: Vec<UniqueValue>,
+}
+
+impl LookupDelta {
+    /// The change from the values `before` to the values `after`.
+    pub fn between(before: &[UniqueValue], after: &[UniqueValue]) -> Self {
+        LookupDelta {
+            add: after
+                .iter()
+                .filter(|v| !before.contains(v))
+                .cloned()
+                .collect(),
+            remove: before
+                .iter()
+                .filter(|v| !after.contains(v))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// How many index entries the change writes.
+    pub fn len(&self) -> usize {
+        self.add.len() + self.remove.len()
+    }
+
+    /// Whether nothing changes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// A membership change of a group, as computed from the edges that exist now: `add` lists

@@ -76,7 +76,10 @@ async fn reads_and_creates_stay_within_their_budgets() {
         &counter,
         Method::POST,
         "/Users",
-        Some(json!({"schemas": [crate::helpers::USER_SCHEMA], "userName": "budget@example.com"})),
+        Some(
+            json!({"schemas": [crate::helpers::USER_SCHEMA], "userName": "budget@example.com",
+            "externalId": "okta-00u1"}),
+        ),
     )
     .await;
     assert_eq!((c.of("TransactWriteItems"), c.total()), (1, 1), "{c:?}");
@@ -98,6 +101,26 @@ async fn reads_and_creates_stay_within_their_budgets() {
     )
     .await;
     assert!(c.total() <= 2, "{c:?}");
+    // externalId eq (not unique): one consistent query of its index entries, then the read;
+    // never a scan (which would read the other users too).
+    for i in 0..5 {
+        app.create_user(&format!("other{i}@example.com"), json!({}))
+            .await;
+    }
+    let (_, c) = cost(
+        &app,
+        &counter,
+        Method::GET,
+        "/Users?filter=externalId%20eq%20%22okta-00u1%22",
+        None,
+    )
+    .await;
+    assert!(c.total() <= 2 && c.items_read <= 2, "{c:?}");
+    assert_eq!(c.of("Query") + c.of("GetItem"), c.total(), "{c:?}");
+    let found = app
+        .list_users(&[("filter", "externalId eq \"okta-00u1\"")])
+        .await;
+    assert_eq!(found["Resources"][0]["id"], id.as_str());
     let (_, c) = cost(
         &app,
         &counter,

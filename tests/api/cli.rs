@@ -238,6 +238,14 @@ async fn table_tenant_and_token_commands_work_on_dynamodb() {
     let (ok, out, err) = call(set).await;
     assert!(ok && out.contains("strict-attributes=true"), "{out}{err}");
     assert!(out.contains("ignore-passwords=true"), "{out}{err}");
+    assert!(
+        out.contains("unique-external-ids=false external-id-index=true"),
+        "{out}{err}"
+    );
+    let mut migrate = with(&["migrate", "external-id-index"]);
+    migrate.insert(2, tenant.clone());
+    let (ok, out, err) = call(migrate).await;
+    assert!(ok && out.contains("externalId index built"), "{out}{err}");
     let mut bad = with(&["tenant", "create"]);
     bad.insert(2, "Not_Valid".into());
     let (ok, _, err) = call(bad).await;

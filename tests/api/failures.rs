@@ -116,6 +116,25 @@ impl ResourceStore for BrokenStore {
     ) -> Result<ResourcePage, StoreError> {
         self.fail()
     }
+    async fn find_indexed(
+        &self,
+        _: &TenantId,
+        _: ResourceKind,
+        _: &UniqueValue,
+        _: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        self.fail()
+    }
+    async fn index_lookups(
+        &self,
+        _: &TenantId,
+        _: ResourceKind,
+        _: &str,
+        _: scimlet::domain::Version,
+        _: &[UniqueValue],
+    ) -> Result<(), StoreError> {
+        self.fail()
+    }
     async fn count(&self, _: &TenantId, _: ResourceKind) -> Result<u64, StoreError> {
         self.fail()
     }

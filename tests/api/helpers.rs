@@ -17,8 +17,8 @@ use tokio::sync::oneshot;
 pub const SCIM: &str = "application/scim+json";
 /// The core User schema URN.
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-/// Table used by the DynamoDB Local tests (each test uses its own tenant in it).
-const TEST_TABLE: &str = "scimlet-test";
+/// The table the tests share on DynamoDB Local.
+pub const TEST_TABLE: &str = "scimlet-test";
 
 /// Which store a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,6 +15,7 @@ mod iam;
 mod idp;
 mod lambda;
 mod limits;
+mod migrate;
 mod paging;
 mod patch;
 mod scale;

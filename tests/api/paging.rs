@@ -34,10 +34,13 @@ async fn seed(store: &dyn ResourceStore, app: &TestApp, n: usize) -> Vec<String>
         };
         let w = write::create(
             ResourceKind::User,
-            id.clone(),
-            attributes,
-            None,
-            vec![guard],
+            write::NewResource {
+                id: id.clone(),
+                attributes,
+                password_hash: None,
+                guards: vec![guard],
+                lookups: Vec::new(),
+            },
             Vec::new(),
             "2026-01-01T00:00:00.000Z",
         );

@@ -23,6 +23,7 @@ both_stores!(
     large_membership_changes_apply_whole,
     writes_release_only_the_guards_a_resource_holds,
     soft_deleted_resources_vanish_and_come_back,
+    the_lookup_index_follows_every_write,
 );
 
 const NOW: &str = "2026-01-01T00:00:00.000Z";
@@ -41,10 +42,13 @@ fn attrs(v: Value) -> Map<String, Value> {
 fn create_user(id: &str, name: &str) -> Write {
     write::create(
         ResourceKind::User,
-        id.into(),
-        attrs(json!({"userName": name})),
-        None,
-        vec![name_guard("userName", name)],
+        write::NewResource {
+            id: id.into(),
+            attributes: attrs(json!({"userName": name})),
+            password_hash: None,
+            guards: vec![name_guard("userName", name)],
+            lookups: Vec::new(),
+        },
         Vec::new(),
         NOW,
     )
@@ -53,10 +57,13 @@ fn create_user(id: &str, name: &str) -> Write {
 fn create_group(id: &str, name: &str, members: Vec<Link>) -> Write {
     write::create(
         ResourceKind::Group,
-        id.into(),
-        attrs(json!({"displayName": name})),
-        None,
-        vec![name_guard("displayName", name)],
+        write::NewResource {
+            id: id.into(),
+            attributes: attrs(json!({"displayName": name})),
+            password_hash: None,
+            guards: vec![name_guard("displayName", name)],
+            lookups: Vec::new(),
+        },
         members,
         NOW,
     )
@@ -85,6 +92,7 @@ fn members_write(group: &str, delta: MemberDelta, expected: Option<Version>) -> 
             expected,
             last_modified: "2026-01-02T00:00:00.000Z".into(),
         },
+        lookups: Default::default(),
     }
 }
 
@@ -184,17 +192,25 @@ async fn resources_round_trip_with_guards_and_versions(backend: Backend) {
     ));
     let mut ghost = a.clone();
     ghost.id = "nobody".into();
-    let missing = write::retire(&ghost, Vec::new(), false, NOW);
+    let missing = write::retire(&ghost, Vec::new(), Vec::new(), false, NOW);
     assert!(matches!(
         store.apply(&t, &missing).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.apply(&t, &write::retire(&a, held, false, NOW)).await,
+        store
+            .apply(&t, &write::retire(&a, held, Vec::new(), false, NOW))
+            .await,
         Err(StoreError::VersionMismatch)
     ));
     assert_eq!(store.count(&t, ResourceKind::User).await.unwrap(), 1);
-    let gone = write::retire(&renamed, renamed.guards.clone().unwrap(), false, NOW);
+    let gone = write::retire(
+        &renamed,
+        renamed.guards.clone().unwrap(),
+        Vec::new(),
+        false,
+        NOW,
+    );
     store.apply(&t, &gone).await.unwrap();
     assert_eq!(store.get(&t, ResourceKind::User, "a1").await.unwrap(), None);
     assert_eq!(
@@ -298,6 +314,8 @@ async fn directory_keeps_tenants_and_tokens(backend: Backend) {
             soft_delete: true,
             group_patch_no_content: true,
             ignore_passwords: true,
+            unique_external_ids: true,
+            external_id_index: false,
         },
         ..tenant.clone()
     };
@@ -484,7 +502,7 @@ async fn membership_edges_go_both_ways_and_follow_deletes(backend: Backend) {
     store
         .apply(
             &t,
-            &write::retire(&u1, u1.guards.clone().unwrap(), false, NOW),
+            &write::retire(&u1, u1.guards.clone().unwrap(), Vec::new(), false, NOW),
         )
         .await
         .unwrap();
@@ -498,7 +516,7 @@ async fn membership_edges_go_both_ways_and_follow_deletes(backend: Backend) {
     store
         .apply(
             &t,
-            &write::retire(&g1, g1.guards.clone().unwrap(), false, NOW),
+            &write::retire(&g1, g1.guards.clone().unwrap(), Vec::new(), false, NOW),
         )
         .await
         .unwrap();
@@ -685,10 +703,13 @@ async fn writes_release_only_the_guards_a_resource_holds(backend: Backend) {
     // A second group of the same name, written while names were not unique: no guard.
     let twin = write::create(
         ResourceKind::Group,
-        "g2".into(),
-        attrs(json!({"displayName": "admins"})),
-        None,
-        Vec::new(),
+        write::NewResource {
+            id: "g2".into(),
+            attributes: attrs(json!({"displayName": "admins"})),
+            password_hash: None,
+            guards: Vec::new(),
+            lookups: Vec::new(),
+        },
         Vec::new(),
         NOW,
     );
@@ -696,7 +717,7 @@ async fn writes_release_only_the_guards_a_resource_holds(backend: Backend) {
     let g2 = get(store, &t, ResourceKind::Group, "g2").await;
     assert_eq!(g2.guards, Some(Vec::new()));
     store
-        .apply(&t, &write::retire(&g2, Vec::new(), false, NOW))
+        .apply(&t, &write::retire(&g2, Vec::new(), Vec::new(), false, NOW))
         .await
         .unwrap();
     let guard = name_guard("displayName", "admins");
@@ -726,7 +747,7 @@ async fn soft_deleted_resources_vanish_and_come_back(backend: Backend) {
     store
         .apply(
             &t,
-            &write::retire(&u1, u1.guards.clone().unwrap(), true, NOW),
+            &write::retire(&u1, u1.guards.clone().unwrap(), Vec::new(), true, NOW),
         )
         .await
         .unwrap();
@@ -746,7 +767,12 @@ async fn soft_deleted_resources_vanish_and_come_back(backend: Backend) {
     assert!(g1.links.is_empty(), "memberships go with the delete");
     // Its name is free; restoring while another holds it fails, naming the attribute.
     store.apply(&t, &create_user("u2", "ann")).await.unwrap();
-    let back = write::restore(&deleted, vec![name_guard("userName", "ann")], NOW);
+    let back = write::restore(
+        &deleted,
+        vec![name_guard("userName", "ann")],
+        Vec::new(),
+        NOW,
+    );
     assert!(matches!(
         store.apply(&t, &back).await,
         Err(StoreError::Conflict { attr: "userName" })
@@ -755,7 +781,7 @@ async fn soft_deleted_resources_vanish_and_come_back(backend: Backend) {
     store
         .apply(
             &t,
-            &write::retire(&u2, u2.guards.clone().unwrap(), false, NOW),
+            &write::retire(&u2, u2.guards.clone().unwrap(), Vec::new(), false, NOW),
         )
         .await
         .unwrap();
@@ -780,4 +806,145 @@ async fn soft_deleted_resources_vanish_and_come_back(backend: Backend) {
         store.apply(&t, &back).await,
         Err(StoreError::NotFound)
     ));
+}
+
+/// A user created with an `externalId` in the lookup index.
+fn create_indexed(id: &str, name: &str, external: &str) -> Write {
+    write::create(
+        ResourceKind::User,
+        write::NewResource {
+            id: id.into(),
+            attributes: attrs(json!({"userName": name, "externalId": external})),
+            password_hash: None,
+            guards: vec![name_guard("userName", name)],
+            lookups: vec![external_id(external)],
+        },
+        Vec::new(),
+        NOW,
+    )
+}
+
+fn external_id(value: &str) -> UniqueValue {
+    UniqueValue {
+        attr: "externalId",
+        normalized: value.into(),
+    }
+}
+
+async fn the_lookup_index_follows_every_write(backend: Backend) {
+    let s = stores(backend).await;
+    let store = s.resources.as_ref();
+    let t = fresh_tenant_id();
+    let other = fresh_tenant_id();
+    let shared = external_id("ext");
+    // Two resources may share a value; written concurrently, neither conflicts.
+    let (w1, w2) = (
+        create_indexed("u1", "one", "ext"),
+        create_indexed("u2", "two", "ext"),
+    );
+    let (a, b) = tokio::join!(store.apply(&t, &w1), store.apply(&t, &w2));
+    a.unwrap();
+    b.unwrap();
+    store
+        .apply(&other, &create_indexed("u9", "nine", "ext"))
+        .await
+        .unwrap();
+    let found = |limit: usize| store.find_indexed(&t, ResourceKind::User, &shared, limit);
+    assert_eq!(found(10).await.unwrap(), vec!["u1", "u2"]);
+    assert_eq!(found(1).await.unwrap(), vec!["u1"]);
+    assert!(
+        store
+            .find_indexed(&t, ResourceKind::Group, &shared, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // An update moves the entry; a delete removes it.
+    let u1 = get(store, &t, ResourceKind::User, "u1").await;
+    let change = Change {
+        attributes: attrs(json!({"userName": "one", "externalId": "moved"})),
+        guards: vec![name_guard("userName", "one")],
+        lookups: scimlet::store::LookupDelta::between(
+            std::slice::from_ref(&shared),
+            &[external_id("moved")],
+        ),
+        ..Change::default()
+    };
+    let w = write::update(&u1, u1.guards.as_deref().unwrap(), &[], change, false, NOW).unwrap();
+    store.apply(&t, &w).await.unwrap();
+    assert_eq!(found(10).await.unwrap(), vec!["u2"]);
+    let moved = store
+        .find_indexed(&t, ResourceKind::User, &external_id("moved"), 10)
+        .await
+        .unwrap();
+    assert_eq!(moved, vec!["u1"]);
+    let u2 = get(store, &t, ResourceKind::User, "u2").await;
+    let gone = write::retire(
+        &u2,
+        u2.guards.clone().unwrap(),
+        vec![shared.clone()],
+        false,
+        NOW,
+    );
+    store.apply(&t, &gone).await.unwrap();
+    assert!(found(10).await.unwrap().is_empty());
+    // The other tenant's entry is its own.
+    assert_eq!(
+        store
+            .find_indexed(&other, ResourceKind::User, &shared, 10)
+            .await
+            .unwrap(),
+        vec!["u9"]
+    );
+    // Building entries for resources written without them: only at the version read.
+    let u1 = get(store, &t, ResourceKind::User, "u1").await;
+    let stale = Version::first();
+    assert!(matches!(
+        store
+            .index_lookups(
+                &t,
+                ResourceKind::User,
+                "u1",
+                stale,
+                std::slice::from_ref(&shared)
+            )
+            .await,
+        Err(StoreError::VersionMismatch)
+    ));
+    assert!(matches!(
+        store
+            .index_lookups(
+                &t,
+                ResourceKind::User,
+                "u404",
+                stale,
+                std::slice::from_ref(&shared)
+            )
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    store
+        .index_lookups(
+            &t,
+            ResourceKind::User,
+            "u1",
+            u1.version,
+            &[external_id("moved")],
+        )
+        .await
+        .unwrap();
+    let moved = store
+        .find_indexed(&t, ResourceKind::User, &external_id("moved"), 10)
+        .await
+        .unwrap();
+    assert_eq!(moved, vec!["u1"], "idempotent");
+    // A purge takes the entries too.
+    store.purge(&t).await.unwrap();
+    assert!(
+        store
+            .find_indexed(&t, ResourceKind::User, &external_id("moved"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

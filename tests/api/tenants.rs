@@ -370,6 +370,10 @@ async fn soft_delete_hides_and_restore_brings_back(backend: Backend) {
             .await["totalResults"],
         0
     );
+    assert_eq!(
+        app.list_users(&[("filter", "externalId eq \"x-9\"")]).await["totalResults"],
+        0
+    );
     assert_eq!(app.list_users(&[]).await["totalResults"], 0);
     let gpath = format!("/Groups/{}", group["id"].as_str().unwrap());
     assert!(

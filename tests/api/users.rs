@@ -4,14 +4,15 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::both_stores;
-use crate::helpers::{Backend, SCIM, USER_SCHEMA, spawn_app};
+use crate::helpers::{Backend, SCIM, USER_SCHEMA, spawn_app, spawn_app_for};
 
 both_stores!(
     create_returns_the_user_with_meta_location_and_etag,
     get_replace_and_delete_round_trip,
     duplicate_user_name_in_any_case_is_a_uniqueness_conflict,
     renaming_releases_the_old_user_name,
-    external_id_is_unique_and_case_exact,
+    external_ids_may_be_shared_and_are_found_at_once,
+    tenants_can_keep_external_ids_unique,
     filter_by_user_name_is_case_insensitive_and_consistent,
     unknown_filter_values_give_an_empty_list,
     other_filters_are_evaluated_and_invalid_ones_rejected,
@@ -178,8 +179,133 @@ async fn renaming_releases_the_old_user_name(backend: Backend) {
     app.create_user("second", json!({})).await;
 }
 
-async fn external_id_is_unique_and_case_exact(backend: Backend) {
+/// Okta's documented create body, sent for three people who share an `externalId` (RFC 7643
+/// §3.1 scopes it to the provisioning client and asks no uniqueness): all are created, and
+/// `externalId eq` finds every one of them at once, case-exactly, as they change.
+async fn external_ids_may_be_shared_and_are_found_at_once(backend: Backend) {
     let app = spawn_app(backend).await;
+    let okta = |user_name: &str| {
+        json!({"schemas": [USER_SCHEMA], "userName": user_name,
+            "name": {"givenName": "Test", "familyName": "User"},
+            "emails": [{"primary": true, "value": user_name, "type": "work"}],
+            "displayName": "Test User", "locale": "en-US",
+            "externalId": "00ujl29u0le5T6Aj10h7", "groups": [], "password": "1mz050nq",
+            "active": true})
+    };
+    let mut ids = Vec::new();
+    for name in ["a@example.com", "b@example.com", "c@example.com"] {
+        let r = app.request(Method::POST, "/Users", Some(okta(name))).await;
+        assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+        ids.push(r.body["id"].as_str().unwrap().to_owned());
+        // Okta creates, then filters at once: the lookup sees the write.
+        let found = app
+            .list_users(&[("filter", "externalId eq \"00ujl29u0le5T6Aj10h7\"")])
+            .await;
+        assert_eq!(found["totalResults"], ids.len(), "{found}");
+    }
+    ids.sort();
+    let found = app
+        .list_users(&[("filter", "externalId eq \"00ujl29u0le5T6Aj10h7\"")])
+        .await;
+    let got: Vec<&str> = found["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, ids, "in id order");
+    // Case-exact, paged and sorted like any list.
+    let none = app
+        .list_users(&[("filter", "externalId eq \"00UJL29U0LE5T6AJ10H7\"")])
+        .await;
+    assert_eq!(none["totalResults"], 0);
+    let page = app
+        .list_users(&[
+            ("filter", "externalId eq \"00ujl29u0le5T6Aj10h7\""),
+            ("sortBy", "userName"),
+            ("sortOrder", "descending"),
+            ("startIndex", "2"),
+            ("count", "1"),
+        ])
+        .await;
+    assert_eq!(page["totalResults"], 3);
+    assert_eq!(page["Resources"][0]["userName"], "b@example.com");
+    let and = app
+        .list_users(&[(
+            "filter",
+            "externalId eq \"00ujl29u0le5T6Aj10h7\" and userName eq \"c@example.com\"",
+        )])
+        .await;
+    assert_eq!(and["totalResults"], 1);
+    // A changed externalId moves its user from one value to the other.
+    let moved = &ids[0];
+    let r = app
+        .request(
+            Method::PATCH,
+            &format!("/Users/{moved}"),
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "externalId", "value": "other"}]}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.body);
+    let count = |v: &'static str| {
+        let app = &app;
+        async move {
+            app.list_users(&[("filter", &format!("externalId eq \"{v}\""))])
+                .await["totalResults"]
+                .as_u64()
+                .unwrap()
+        }
+    };
+    assert_eq!(count("00ujl29u0le5T6Aj10h7").await, 2);
+    assert_eq!(count("other").await, 1);
+    // Removed with the attribute and with the user.
+    let r = app
+        .request(
+            Method::PATCH,
+            &format!("/Users/{moved}"),
+            Some(
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "remove", "path": "externalId"}]}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.body);
+    assert_eq!(count("other").await, 0);
+    let r = app
+        .request(Method::DELETE, &format!("/Users/{}", ids[1]), None)
+        .await;
+    assert_eq!(r.status.as_u16(), 204);
+    assert_eq!(count("00ujl29u0le5T6Aj10h7").await, 1);
+    // Groups too.
+    for name in ["G1", "G2"] {
+        let r = app
+            .request(
+                Method::POST,
+                "/Groups",
+                Some(
+                    json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                    "displayName": name, "externalId": "shared-group"}),
+                ),
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    }
+    let groups = app
+        .list_groups(&[("filter", "externalId eq \"shared-group\"")])
+        .await;
+    assert_eq!(groups["totalResults"], 2);
+}
+
+/// With `unique-external-ids`, a second resource with the same value is a conflict.
+async fn tenants_can_keep_external_ids_unique(backend: Backend) {
+    let unique = scimlet::domain::TenantSettings {
+        unique_external_ids: true,
+        ..Default::default()
+    };
+    let app = spawn_app_for(backend, scimlet::Config::default(), unique).await;
     let u = app.create_user("one", json!({"externalId": "EXT-1"})).await;
     app.create_user("two", json!({"externalId": "ext-1"})).await;
     app.request(

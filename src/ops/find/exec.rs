@@ -361,6 +361,9 @@ pub(super) fn window_found(
     (rest, next)
 }
 
+/// Every resource a lookup names, in id order, each checked against the whole filter (the
+/// guard or index entry may be the only part of it that matched). An indexed value shared by
+/// more than `max_scan` resources is refused rather than read in part.
 pub(super) async fn lookup_all(
     ctx: &Ctx<'_>,
     rt: &ResourceTypeDef,
@@ -368,47 +371,85 @@ pub(super) async fn lookup_all(
     lookup: Lookup,
     params: &ListParams,
 ) -> Result<Vec<Found>, ScimError> {
-    let id = match lookup {
-        Lookup::Id(id) => Some(id),
+    let mut ids: Vec<String> = match lookup {
+        Lookup::Id(id) => vec![id],
         Lookup::Unique(value) => ctx
             .store
             .find_unique(ctx.tenant, rt.kind, &value)
             .await
-            .map_err(store_error)?,
-    };
-    let Some(id) = id else {
-        return Ok(Vec::new());
-    };
-    // One read of the resource, with its links when the response shows them.
-    let (resource, links) = if params.projection.wants(link_attribute(rt.kind)) {
-        match super::super::resources::links_for(ctx, rt.kind, &id).await? {
-            Some((resource, links)) => (resource, Some(links)),
-            None => return Ok(Vec::new()),
+            .map_err(store_error)?
+            .into_iter()
+            .collect(),
+        Lookup::Indexed(value) => {
+            let limit = ctx.config.max_scan;
+            let ids = ctx
+                .store
+                .find_indexed(ctx.tenant, rt.kind, &value, limit.saturating_add(1))
+                .await
+                .map_err(store_error)?;
+            if ids.len() > limit {
+                return Err(too_many(limit));
+            }
+            ids
         }
-    } else {
-        match ctx
+    };
+    ids.sort();
+    let mut found = Vec::with_capacity(ids.len());
+    // One read per resource (concurrent, for several), with its links when the response
+    // shows them.
+    if params.projection.wants(link_attribute(rt.kind)) {
+        let refs: Vec<MemberRef> = ids
+            .iter()
+            .map(|id| MemberRef {
+                kind: rt.kind,
+                id: id.clone(),
+            })
+            .collect();
+        let read = super::super::resources::links_for_many(ctx, &refs).await?;
+        for (resource, links) in read.into_iter().flatten() {
+            if filter::eval::matches(f, rt, &render(&resource, rt, ctx.base_url))? {
+                found.push(Found {
+                    rendered: Some(render_linked(&resource, rt, Some(&links), ctx.base_url)),
+                    resource,
+                    linked: true,
+                });
+            }
+        }
+        return Ok(found);
+    }
+    let resources = match ids.as_slice() {
+        [] => Vec::new(),
+        [id] => ctx
             .store
-            .get(ctx.tenant, rt.kind, &id)
+            .get(ctx.tenant, rt.kind, id)
             .await
             .map_err(store_error)?
-        {
-            Some(resource) => (resource, None),
-            None => return Ok(Vec::new()),
+            .into_iter()
+            .collect(),
+        _ => {
+            let refs: Vec<MemberRef> = ids
+                .iter()
+                .map(|id| MemberRef {
+                    kind: rt.kind,
+                    id: id.clone(),
+                })
+                .collect();
+            let mut read = ctx
+                .store
+                .get_many(ctx.tenant, &refs)
+                .await
+                .map_err(store_error)?;
+            read.sort_by(|a, b| a.id.cmp(&b.id));
+            read
         }
     };
-    // Re-check the filter on the resource itself (the guard may be the only thing that matched).
-    let plain = render(&resource, rt, ctx.base_url);
-    if !filter::eval::matches(f, rt, &plain)? {
-        return Ok(Vec::new());
+    for resource in resources {
+        let plain = render(&resource, rt, ctx.base_url);
+        if filter::eval::matches(f, rt, &plain)? {
+            found.push(Found::plain(plain, resource));
+        }
     }
-    Ok(vec![match links {
-        Some(links) => Found {
-            rendered: Some(render_linked(&resource, rt, Some(&links), ctx.base_url)),
-            resource: resource.into(),
-            linked: true,
-        },
-        None => Found::plain(plain, resource),
-    }])
+    Ok(found)
 }
 
 pub(super) fn window(items: Vec<Found>, params: &ListParams) -> Vec<Found> {

@@ -111,7 +111,11 @@ pub async fn matches(
             (total, page)
         }
         Plan::Lookup { lookup, filter } => {
-            let all = lookup_all(ctx, rt, filter, lookup, params).await?;
+            let mut all = lookup_all(ctx, rt, filter, lookup, params).await?;
+            if let Some(sort) = &params.sort {
+                // Several resources may share an indexed value.
+                all = sort.sort(all, |f| f.rendered.as_ref().unwrap_or(&Value::Null));
+            }
             (all.len(), window(all, params))
         }
     };

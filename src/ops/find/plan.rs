@@ -5,7 +5,7 @@
 use crate::domain::{UniqueValue, is_resource_id};
 use crate::error::ScimError;
 use crate::filter::{self, CompValue, CompareOp, Filter};
-use crate::schema::input::MAX_KEY_VALUE_BYTES;
+use crate::schema::input::{MAX_KEY_VALUE_BYTES, indexed};
 use crate::schema::output::hidden;
 use crate::schema::{
     AttributeDef, Mutability, ResourceTypeDef, Uniqueness, common_attribute, fold_case,
@@ -48,6 +48,9 @@ pub enum Lookup {
     Id(String),
     /// `userName eq "…"`, `externalId eq "…"`, `displayName eq "…"` (a uniqueness guard).
     Unique(UniqueValue),
+    /// `externalId eq "…"` where the tenant does not keep it unique: the lookup index's
+    /// entries under the value (one consistent query; any number of resources).
+    Indexed(UniqueValue),
 }
 
 /// Plans a list request. `enforced` says whether the tenant enforces the uniqueness of an
@@ -72,7 +75,9 @@ pub fn plan<'f>(
     }
     Ok(match direct_lookup(f, rt, enforced) {
         Some(Lookup::Id(id)) if !is_resource_id(&id) => Plan::Nothing,
-        Some(Lookup::Unique(value)) if value.normalized.len() > MAX_KEY_VALUE_BYTES => {
+        Some(Lookup::Unique(value) | Lookup::Indexed(value))
+            if value.normalized.len() > MAX_KEY_VALUE_BYTES =>
+        {
             Plan::Nothing
         }
         Some(lookup) => Plan::Lookup { lookup, filter: f },
@@ -223,7 +228,7 @@ fn direct_lookup(
         return Some(Lookup::Id(value.clone()));
     }
     let def = common_attribute(&path.name).or_else(|| rt.core.attribute(&path.name))?;
-    if def.uniqueness != Uniqueness::Server || def.name == "id" || !enforced(def) {
+    if def.uniqueness != Uniqueness::Server || def.name == "id" {
         return None;
     }
     let normalized = if def.case_exact {
@@ -231,10 +236,17 @@ fn direct_lookup(
     } else {
         fold_case(value)
     };
-    Some(Lookup::Unique(UniqueValue {
+    let value = UniqueValue {
         attr: def.name,
         normalized,
-    }))
+    };
+    if enforced(def) {
+        Some(Lookup::Unique(value))
+    } else if indexed(def) {
+        Some(Lookup::Indexed(value))
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -280,6 +280,14 @@ pub fn tenant_item(t: &Tenant) -> Item {
         "ignorePasswords".into(),
         AttributeValue::Bool(t.settings.ignore_passwords),
     );
+    item.insert(
+        "uniqueExternalIds".into(),
+        AttributeValue::Bool(t.settings.unique_external_ids),
+    );
+    item.insert(
+        "externalIdIndex".into(),
+        AttributeValue::Bool(t.settings.external_id_index),
+    );
     item
 }
 
@@ -307,6 +315,10 @@ pub fn tenant_from_item(item: &Item) -> Result<Tenant, StoreError> {
                     defaults.group_patch_no_content,
                 ),
                 ignore_passwords: get_bool(item, "ignorePasswords", defaults.ignore_passwords),
+                // A tenant written before the lookup index existed keeps unique externalIds
+                // (its guards) until `scimlet migrate external-id-index` builds its index.
+                unique_external_ids: get_bool(item, "uniqueExternalIds", true),
+                external_id_index: get_bool(item, "externalIdIndex", false),
             }
         },
     })

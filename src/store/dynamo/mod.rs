@@ -364,6 +364,29 @@ impl DynamoStore {
         )
     }
 
+    fn lookup_key(tenant: &TenantId, kind: ResourceKind, value: &UniqueValue, id: &str) -> Item {
+        HashMap::from([
+            ("PK".into(), s(keys::lookup_pk(tenant, kind, value))),
+            ("SK".into(), s(keys::lookup_sk(id))),
+        ])
+    }
+
+    /// The lookup-index entry of resource `id` under `value` (one item per resource, so
+    /// resources sharing a value never write the same item).
+    fn lookup_item(tenant: &TenantId, kind: ResourceKind, value: &UniqueValue, id: &str) -> Item {
+        let mut it = Self::lookup_key(tenant, kind, value, id);
+        it.insert("GSI1PK".into(), s(keys::guards_gsi(tenant)));
+        it.insert(
+            "GSI1SK".into(),
+            s(format!("{}#{id}", keys::lookup_pk(tenant, kind, value))),
+        );
+        it.insert("v".into(), n(keys::FORMAT_VERSION));
+        it.insert("type".into(), s("Lookup"));
+        it.insert("tenant".into(), s(tenant.as_str()));
+        it.insert("id".into(), s(id));
+        it
+    }
+
     /// Runs a transaction, retrying conflicts and throttling. `Ok(Err(..))` is a cancellation
     /// caused by failed conditions, for the caller to interpret by position.
     async fn transact(

@@ -28,8 +28,8 @@ use super::item::{self, Item, n, s};
 use super::{Cancelled, Cond, Conditional, DynamoStore, Expr};
 use crate::domain::{Link, MemberRef, Resource, ResourceKind, TenantId, UniqueValue, Version};
 use crate::store::{
-    Applied, DisplayRefresh, Linked, MemberDelta, PageAnchor, ResourcePage, ResourceStore,
-    Retirement, StoreError, Write, WriteOp, keys,
+    Applied, DisplayRefresh, Linked, LookupDelta, MemberDelta, PageAnchor, ResourcePage,
+    ResourceStore, Retirement, StoreError, Write, WriteOp, keys,
 };
 
 /// The most actions DynamoDB accepts in one transaction.
@@ -290,6 +290,31 @@ impl DynamoStore {
         )
     }
 
+    /// The puts and deletes of a change of lookup-index entries (unconditional: each entry is
+    /// the resource's own item, written only inside the resource's own transactions).
+    fn lookup_actions(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        lookups: &LookupDelta,
+        plan: &mut Plan,
+    ) -> Result<(), StoreError> {
+        for v in &lookups.add {
+            plan.push(
+                self.plain_put(Self::lookup_item(tenant, kind, v, id), None)?,
+                Meaning::Plain,
+            );
+        }
+        for v in &lookups.remove {
+            plan.push(
+                self.delete_edge_action(Self::lookup_key(tenant, kind, v, id), false)?,
+                Meaning::Plain,
+            );
+        }
+        Ok(())
+    }
+
     fn guard_actions(
         &self,
         tenant: &TenantId,
@@ -313,13 +338,15 @@ impl DynamoStore {
         tenant: &TenantId,
         resource: &Resource,
         members: &[Link],
+        lookups: &LookupDelta,
     ) -> Result<Applied, StoreError> {
         let guards = resource.guards.clone().unwrap_or_default();
         let delta = MemberDelta {
             add: members.to_vec(),
             remove: Vec::new(),
         };
-        let fits = 2 + guards.len() + delta_actions(&delta) <= MAX_TRANSACTION_ACTIONS;
+        let fits =
+            2 + guards.len() + lookups.len() + delta_actions(&delta) <= MAX_TRANSACTION_ACTIONS;
         let mut stored = resource.clone();
         stored.member_count = if fits { members.len() as u64 } else { 0 };
         let pending = u64::from(!fits);
@@ -332,6 +359,7 @@ impl DynamoStore {
             Meaning::Resource,
         );
         self.guard_actions(tenant, resource.kind, &resource.id, &guards, &[], &mut plan)?;
+        self.lookup_actions(tenant, resource.kind, &resource.id, lookups, &mut plan)?;
         plan.push(
             self.counter_update(tenant, resource.kind, &resource.id, 1)?,
             Meaning::Plain,
@@ -369,7 +397,8 @@ impl DynamoStore {
         let mut expr = Expr::default();
         let condition = version_condition(expected, &mut expr);
         let together = !delta.is_empty()
-            && 1 + claim.len() + release.len() + delta_actions(delta) <= MAX_TRANSACTION_ACTIONS;
+            && 1 + claim.len() + release.len() + write.lookups.len() + delta_actions(delta)
+                <= MAX_TRANSACTION_ACTIONS;
         let count_change = together.then(|| delta.count_change());
         let mut plan = Plan::default();
         plan.push(
@@ -377,6 +406,7 @@ impl DynamoStore {
             Meaning::Resource,
         );
         self.guard_actions(tenant, write.kind, &write.id, claim, release, &mut plan)?;
+        self.lookup_actions(tenant, write.kind, &write.id, &write.lookups, &mut plan)?;
         if together {
             for p in self.delta_plans(tenant, &write.id, delta)? {
                 plan.append(p);
@@ -520,6 +550,7 @@ impl DynamoStore {
             .await
     }
 
+    #[allow(clippy::too_many_arguments)] // the parts of a retirement, as the write holds them
     async fn retire(
         &self,
         tenant: &TenantId,
@@ -527,6 +558,7 @@ impl DynamoStore {
         id: &str,
         expected: Version,
         release: &[UniqueValue],
+        lookups: &LookupDelta,
         how: &Retirement,
     ) -> Result<Applied, StoreError> {
         let found = self.edges_of(tenant, kind, id, RETIRE_EDGE_BUDGET).await?;
@@ -556,6 +588,7 @@ impl DynamoStore {
         let mut plan = Plan::default();
         plan.push(first, Meaning::Resource);
         self.guard_actions(tenant, kind, id, &[], release, &mut plan)?;
+        self.lookup_actions(tenant, kind, id, lookups, &mut plan)?;
         plan.push(self.counter_update(tenant, kind, id, -1)?, Meaning::Plain);
         let together = plan.len() + found.len() * 2 <= MAX_TRANSACTION_ACTIONS;
         if together {
@@ -598,6 +631,7 @@ impl DynamoStore {
         tenant: &TenantId,
         resource: &Resource,
         expected: Version,
+        lookups: &LookupDelta,
     ) -> Result<Applied, StoreError> {
         let mut expr = Expr::default();
         let condition = deleted_version_condition(expected, &mut expr);
@@ -615,6 +649,7 @@ impl DynamoStore {
         );
         let guards = resource.guards.clone().unwrap_or_default();
         self.guard_actions(tenant, resource.kind, &resource.id, &guards, &[], &mut plan)?;
+        self.lookup_actions(tenant, resource.kind, &resource.id, lookups, &mut plan)?;
         plan.push(
             self.counter_update(tenant, resource.kind, &resource.id, 1)?,
             Meaning::Plain,
@@ -962,7 +997,9 @@ impl ResourceStore for DynamoStore {
 
     async fn apply(&self, tenant: &TenantId, write: &Write) -> Result<Applied, StoreError> {
         match &write.op {
-            WriteOp::Create { resource, members } => self.create(tenant, resource, members).await,
+            WriteOp::Create { resource, members } => {
+                self.create(tenant, resource, members, &write.lookups).await
+            }
             WriteOp::Update {
                 refresh_display, ..
             } => {
@@ -989,11 +1026,15 @@ impl ResourceStore for DynamoStore {
                 release,
                 how,
             } => {
-                self.retire(tenant, write.kind, &write.id, *expected, release, how)
-                    .await
+                let lookups = &write.lookups;
+                self.retire(
+                    tenant, write.kind, &write.id, *expected, release, lookups, how,
+                )
+                .await
             }
             WriteOp::Restore { resource, expected } => {
-                self.restore(tenant, resource, *expected).await
+                self.restore(tenant, resource, *expected, &write.lookups)
+                    .await
             }
         }
     }
@@ -1020,6 +1061,58 @@ impl ResourceStore for DynamoStore {
         match self.get_item(Self::guard_key(tenant, kind, value)).await? {
             Some(it) => Ok(Some(item::get_s(&it, "owner")?.to_owned())),
             None => Ok(None),
+        }
+    }
+
+    async fn find_indexed(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        value: &UniqueValue,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let pk = keys::lookup_pk(tenant, kind, value);
+        let (items, _) = self.query_prefix(&pk, keys::LOOKUP_PREFIX, limit).await?;
+        items
+            .iter()
+            .map(|it| item::get_s(it, "id").map(str::to_owned))
+            .collect()
+    }
+
+    async fn index_lookups(
+        &self,
+        tenant: &TenantId,
+        kind: ResourceKind,
+        id: &str,
+        expected: Version,
+        values: &[UniqueValue],
+    ) -> Result<(), StoreError> {
+        if values.is_empty() {
+            return Ok(());
+        }
+        let mut expr = Expr::default();
+        let condition = version_condition(expected, &mut expr);
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(item::resource_key(tenant, kind, id)))
+            .condition_expression(condition)
+            .set_expression_attribute_names(expr.names())
+            .set_expression_attribute_values(expr.values())
+            .build()
+            .map_err(StoreError::backend)?;
+        let mut plan = Plan::default();
+        plan.push(
+            TransactWriteItem::builder().condition_check(check).build(),
+            Meaning::Resource,
+        );
+        let add = LookupDelta {
+            add: values.to_vec(),
+            remove: Vec::new(),
+        };
+        self.lookup_actions(tenant, kind, id, &add, &mut plan)?;
+        match self.run(plan, StoreError::VersionMismatch).await {
+            Err(StoreError::VersionMismatch) => Err(self.version_failure(tenant, kind, id).await?),
+            other => other,
         }
     }
 
