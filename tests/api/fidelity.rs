@@ -32,68 +32,41 @@ async fn empty_required_values_are_missing_values(backend: Backend) {
         )
         .await;
     let group_id = group.body["id"].as_str().unwrap().to_owned();
+    let users = format!("/Users/{user_id}");
+    let groups = format!("/Groups/{group_id}");
     for blank in ["", "   ", "\t\n"] {
-        // POST
-        let r = app
-            .request(
-                Method::POST,
-                "/Users",
-                Some(json!({"schemas": [USER_SCHEMA], "userName": blank})),
-            )
-            .await;
-        r.assert_error(400, Some("invalidValue"));
-        assert!(names(&r.body, "userName"), "{}", r.body);
-        let r = app
-            .request(
-                Method::POST,
-                "/Groups",
-                Some(json!({"schemas": [GROUP_SCHEMA], "displayName": blank})),
-            )
-            .await;
-        r.assert_error(400, Some("invalidValue"));
-        assert!(names(&r.body, "displayName"), "{}", r.body);
-        // PUT
-        let r = app
-            .request(
-                Method::PUT,
-                &format!("/Users/{user_id}"),
-                Some(json!({"schemas": [USER_SCHEMA], "userName": blank})),
-            )
-            .await;
-        r.assert_error(400, Some("invalidValue"));
-        assert!(names(&r.body, "userName"), "{}", r.body);
-        let r = app
-            .request(
-                Method::PUT,
-                &format!("/Groups/{group_id}"),
-                Some(json!({"schemas": [GROUP_SCHEMA], "displayName": blank})),
-            )
-            .await;
-        r.assert_error(400, Some("invalidValue"));
-        // PATCH, with and without a path
-        for ops in [
-            json!([{"op": "replace", "path": "userName", "value": blank}]),
-            json!([{"op": "replace", "value": {"userName": blank}}]),
-        ] {
-            let r = app
-                .request(
-                    Method::PATCH,
-                    &format!("/Users/{user_id}"),
-                    Some(json!({"schemas": [PATCH_OP], "Operations": ops})),
-                )
-                .await;
-            r.assert_error(400, Some("invalidValue"));
-            assert!(names(&r.body, "userName"), "{}", r.body);
-        }
-        let r = app
-            .request(
+        let user_body = json!({"schemas": [USER_SCHEMA], "userName": blank});
+        let group_body = json!({"schemas": [GROUP_SCHEMA], "displayName": blank});
+        let patch = |ops: Value| json!({"schemas": [PATCH_OP], "Operations": ops});
+        let cases = [
+            (Method::POST, "/Users", user_body.clone(), "userName"),
+            (Method::POST, "/Groups", group_body.clone(), "displayName"),
+            (Method::PUT, users.as_str(), user_body, "userName"),
+            (Method::PUT, groups.as_str(), group_body, "displayName"),
+            (
                 Method::PATCH,
-                &format!("/Groups/{group_id}"),
-                Some(json!({"schemas": [PATCH_OP], "Operations": [
-                    {"op": "replace", "path": "displayName", "value": blank}]})),
-            )
-            .await;
-        r.assert_error(400, Some("invalidValue"));
+                users.as_str(),
+                patch(json!([{"op": "replace", "path": "userName", "value": blank}])),
+                "userName",
+            ),
+            (
+                Method::PATCH,
+                users.as_str(),
+                patch(json!([{"op": "replace", "value": {"userName": blank}}])),
+                "userName",
+            ),
+            (
+                Method::PATCH,
+                groups.as_str(),
+                patch(json!([{"op": "replace", "path": "displayName", "value": blank}])),
+                "displayName",
+            ),
+        ];
+        for (method, path, body, attribute) in cases {
+            let r = app.request(method.clone(), path, Some(body)).await;
+            r.assert_error(400, Some("invalidValue"));
+            assert!(names(&r.body, attribute), "{method} {path}: {}", r.body);
+        }
         // Bulk: each operation fails on its own, with the same error.
         let r = app
             .request(

@@ -254,20 +254,24 @@ pub(super) async fn link_candidates(
     Ok(ids)
 }
 
-/// Reads resources by id (batched), rendered, in the order given; ids that no longer exist
-/// are left out.
+/// References to resources of one kind.
+fn refs_of(kind: ResourceKind, ids: &[String]) -> Vec<MemberRef> {
+    ids.iter()
+        .map(|id| MemberRef {
+            kind,
+            id: id.clone(),
+        })
+        .collect()
+}
+
+/// Reads resources by id (batched), unrendered, in id order; ids that no longer exist are
+/// left out.
 pub(super) async fn read_candidates(
     ctx: &Ctx<'_>,
     rt: &ResourceTypeDef,
     ids: &[String],
 ) -> Result<Vec<Found>, ScimError> {
-    let refs: Vec<MemberRef> = ids
-        .iter()
-        .map(|id| MemberRef {
-            kind: rt.kind,
-            id: id.clone(),
-        })
-        .collect();
+    let refs = refs_of(rt.kind, ids);
     let mut found = ctx
         .store
         .get_many(ctx.tenant, &refs)
@@ -398,13 +402,7 @@ pub(super) async fn lookup_all(
     // One read per resource (concurrent, for several), with its links when the response
     // shows them.
     if params.projection.wants(link_attribute(rt.kind)) {
-        let refs: Vec<MemberRef> = ids
-            .iter()
-            .map(|id| MemberRef {
-                kind: rt.kind,
-                id: id.clone(),
-            })
-            .collect();
+        let refs = refs_of(rt.kind, &ids);
         let read = super::super::resources::links_for_many(ctx, &refs).await?;
         for (resource, links) in read.into_iter().flatten() {
             if filter::eval::matches(f, rt, &render(&resource, rt, ctx.base_url))? {
@@ -424,29 +422,15 @@ pub(super) async fn lookup_all(
             .get(ctx.tenant, rt.kind, id)
             .await
             .map_err(store_error)?
+            .map(Found::unrendered)
             .into_iter()
             .collect(),
-        _ => {
-            let refs: Vec<MemberRef> = ids
-                .iter()
-                .map(|id| MemberRef {
-                    kind: rt.kind,
-                    id: id.clone(),
-                })
-                .collect();
-            let mut read = ctx
-                .store
-                .get_many(ctx.tenant, &refs)
-                .await
-                .map_err(store_error)?;
-            read.sort_by(|a, b| a.id.cmp(&b.id));
-            read
-        }
+        _ => read_candidates(ctx, rt, &ids).await?,
     };
-    for resource in resources {
-        let plain = render(&resource, rt, ctx.base_url);
+    for candidate in resources {
+        let plain = render(&candidate.resource, rt, ctx.base_url);
         if filter::eval::matches(f, rt, &plain)? {
-            found.push(Found::plain(plain, resource));
+            found.push(Found::plain(plain, candidate.resource));
         }
     }
     Ok(found)

@@ -260,34 +260,18 @@ pub fn tenant_item(t: &Tenant) -> Item {
     item.insert("type".into(), s("Tenant"));
     item.insert("tenant".into(), s(t.id.as_str()));
     item.insert("created".into(), s(t.created.clone()));
-    item.insert(
-        "strictAttributes".into(),
-        AttributeValue::Bool(t.settings.strict_attributes),
-    );
-    item.insert(
-        "uniqueGroupNames".into(),
-        AttributeValue::Bool(t.settings.unique_group_names),
-    );
-    item.insert(
-        "softDelete".into(),
-        AttributeValue::Bool(t.settings.soft_delete),
-    );
-    item.insert(
-        "groupPatchNoContent".into(),
-        AttributeValue::Bool(t.settings.group_patch_no_content),
-    );
-    item.insert(
-        "ignorePasswords".into(),
-        AttributeValue::Bool(t.settings.ignore_passwords),
-    );
-    item.insert(
-        "uniqueExternalIds".into(),
-        AttributeValue::Bool(t.settings.unique_external_ids),
-    );
-    item.insert(
-        "externalIdIndex".into(),
-        AttributeValue::Bool(t.settings.external_id_index),
-    );
+    let settings = &t.settings;
+    for (name, value) in [
+        ("strictAttributes", settings.strict_attributes),
+        ("uniqueGroupNames", settings.unique_group_names),
+        ("softDelete", settings.soft_delete),
+        ("groupPatchNoContent", settings.group_patch_no_content),
+        ("ignorePasswords", settings.ignore_passwords),
+        ("uniqueExternalIds", settings.unique_external_ids),
+        ("externalIdIndex", settings.external_id_index),
+    ] {
+        item.insert(name.into(), AttributeValue::Bool(value));
+    }
     item
 }
 
