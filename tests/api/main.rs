@@ -20,6 +20,7 @@ mod paging;
 mod patch;
 mod scale;
 mod search;
+mod serve_limits;
 mod store_contract;
 mod tenants;
 mod tidy;
