@@ -11,6 +11,7 @@ use bytes::Bytes;
 use futures_util::FutureExt;
 use http::header::{AUTHORIZATION, IF_MATCH, IF_NONE_MATCH};
 use http::{HeaderMap, Method, Request, Response};
+use serde_json::json;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
@@ -18,7 +19,7 @@ use crate::domain::TenantId;
 use crate::error::ScimError;
 use crate::http::query::QueryParams;
 use crate::http::response::{error_response, reply_response};
-use crate::http::route::{Route, strip_base};
+use crate::http::route::{Route, is_health_check, strip_base};
 use crate::http::{base_url, check_content_type};
 use crate::ops::request::{SearchRequest, Shape};
 use crate::ops::{self, Ctx, Preconditions, Reply};
@@ -115,6 +116,11 @@ impl App {
     ) -> Result<Reply, ScimError> {
         let config = &self.inner.config;
         let path = request.uri().path();
+        if is_health_check(request.method(), path) {
+            // For load balancers and uptime checks: no token, no store call, no data.
+            log.route = Some("health");
+            return Ok(Reply::ok(json!({"status": "ok"})));
+        }
         let (prefix, relative) = strip_base(path, &config.base_path).ok_or_else(|| {
             ScimError::NotFound(format!("SCIM endpoints are under '{}'", config.base_path))
         })?;

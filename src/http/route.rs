@@ -176,6 +176,23 @@ fn percent_decode(segment: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Whether a request is the health check: `GET /health` (or `HEAD`), also behind one leading
+/// segment (an API Gateway stage). It needs no token and returns no data.
+pub fn is_health_check(method: &Method, path: &str) -> bool {
+    if method != Method::GET && method != Method::HEAD {
+        return false;
+    }
+    let path = path.trim_end_matches('/');
+    path == HEALTH_PATH
+        || path
+            .get(1..)
+            .and_then(|p| p.find('/'))
+            .is_some_and(|i| &path[i + 1..] == HEALTH_PATH)
+}
+
+/// The health check's path.
+pub const HEALTH_PATH: &str = "/health";
+
 /// Splits a request path into (prefix before the base path, path after it).
 /// `None` if the base path is not at the start or after one leading segment.
 pub fn strip_base<'a>(path: &'a str, base: &str) -> Option<(&'a str, &'a str)> {
@@ -194,6 +211,22 @@ pub fn strip_base<'a>(path: &'a str, base: &str) -> Option<(&'a str, &'a str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_health_check_is_get_or_head_of_health_at_the_root_or_under_a_stage() {
+        for (method, path, want) in [
+            (Method::GET, "/health", true),
+            (Method::HEAD, "/health/", true),
+            (Method::GET, "/prod/health", true),
+            (Method::POST, "/health", false),
+            (Method::GET, "/scim/v2/health", false),
+            (Method::GET, "/a/b/health", false),
+            (Method::GET, "/healthz", false),
+            (Method::GET, "/", false),
+        ] {
+            assert_eq!(is_health_check(&method, path), want, "{method} {path}");
+        }
+    }
 
     #[test]
     fn routes_resources_and_discovery() {

@@ -13,6 +13,7 @@ both_stores!(
     service_provider_config_tells_the_truth,
     resource_types_and_schemas_are_listed_and_addressable,
     discovery_needs_a_token_and_refuses_filters,
+    the_health_check_needs_no_token_and_shows_no_data,
 );
 
 async fn service_provider_config_tells_the_truth(backend: Backend) {
@@ -129,4 +130,22 @@ async fn discovery_needs_a_token_and_refuses_filters(backend: Backend) {
             .await
             .assert_error(403, None);
     }
+}
+
+async fn the_health_check_needs_no_token_and_shows_no_data(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let root = app.base.trim_end_matches("/scim/v2");
+    for url in [format!("{root}/health"), format!("{root}/prod/health")] {
+        let r = app.client.get(&url).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{url}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body, json!({"status": "ok"}), "{url}");
+    }
+    let r = app
+        .client
+        .post(format!("{root}/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
