@@ -24,8 +24,63 @@ use tracing_subscriber::util::SubscriberInitExt;
     about = "A multi-tenant SCIM 2.0 server for AWS Lambda and DynamoDB"
 )]
 struct Cli {
+    /// How `tenant` and `token` commands print their results: text for people, JSON (one
+    /// document on standard output) for scripts.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    output: Output,
     #[command(subcommand)]
     command: Command,
+}
+
+/// The output format of the administrative commands.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
+impl Output {
+    /// Prints `json` in JSON mode, else `text`.
+    fn print(self, text: impl FnOnce() -> String, json: impl FnOnce() -> serde_json::Value) {
+        match self {
+            Output::Text => {
+                let text = text();
+                if !text.is_empty() {
+                    println!("{text}");
+                }
+            }
+            Output::Json => println!("{}", json()),
+        }
+    }
+}
+
+/// A tenant as the JSON output shows it (settings named as their command-line flags).
+fn tenant_json(t: &scimlet::domain::Tenant) -> serde_json::Value {
+    let s = &t.settings;
+    serde_json::json!({
+        "id": t.id.as_str(),
+        "created": t.created,
+        "settings": {
+            "strict-attributes": s.strict_attributes,
+            "unique-group-names": s.unique_group_names,
+            "soft-delete": s.soft_delete,
+            "group-patch-no-content": s.group_patch_no_content,
+            "ignore-passwords": s.ignore_passwords,
+            "unique-external-ids": s.unique_external_ids,
+            "external-id-index": s.external_id_index,
+        }
+    })
+}
+
+/// A token record as the JSON output shows it (never any secret material).
+fn token_json(t: &scimlet::domain::TokenRecord) -> serde_json::Value {
+    serde_json::json!({
+        "id": t.id,
+        "tenant": t.tenant.as_str(),
+        "label": t.label,
+        "created": t.created,
+        "expires": t.expires_at.map(format_unix),
+    })
 }
 
 #[derive(Subcommand)]
@@ -207,6 +262,13 @@ enum TenantCommand {
     },
     /// List tenants with their settings.
     List(DynamoArgs),
+    /// Show one tenant: its settings and its tokens.
+    Show {
+        /// Tenant id.
+        name: String,
+        #[command(flatten)]
+        dynamo: DynamoArgs,
+    },
     /// Delete a tenant with its tokens and all its users and groups.
     Delete {
         /// Tenant id.
@@ -348,8 +410,8 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Table { command } => table(command).await,
-        Command::Tenant { command } => tenant(command).await,
-        Command::Token { command } => token(command).await,
+        Command::Tenant { command } => tenant(command, cli.output).await,
+        Command::Token { command } => token(command, cli.output).await,
         Command::Restore {
             tenant,
             resource_type,
@@ -491,7 +553,7 @@ async fn table(command: TableCommand) -> CliResult {
     Ok(())
 }
 
-async fn tenant(command: TenantCommand) -> CliResult {
+async fn tenant(command: TenantCommand, out: Output) -> CliResult {
     match command {
         TenantCommand::Create {
             name,
@@ -502,7 +564,10 @@ async fn tenant(command: TenantCommand) -> CliResult {
             let mut chosen = TenantSettings::default();
             settings.apply(&mut chosen);
             let t = admin::create_tenant_with(&store, &tenant_id(&name)?, chosen).await?;
-            println!("created tenant '{}' ({})", t.id, describe(&t.settings));
+            out.print(
+                || format!("created tenant '{}' ({})", t.id, describe(&t.settings)),
+                || tenant_json(&t),
+            );
         }
         TenantCommand::Set {
             name,
@@ -512,13 +577,54 @@ async fn tenant(command: TenantCommand) -> CliResult {
             let store = dynamo.store().await?;
             let t =
                 admin::update_settings(&store, &tenant_id(&name)?, |s| settings.apply(s)).await?;
-            println!("tenant '{}': {}", t.id, describe(&t.settings));
+            out.print(
+                || format!("tenant '{}': {}", t.id, describe(&t.settings)),
+                || tenant_json(&t),
+            );
         }
         TenantCommand::List(dynamo) => {
             let store = dynamo.store().await?;
-            for t in Directory::list_tenants(&store).await? {
-                println!("{}\tcreated {}\t{}", t.id, t.created, describe(&t.settings));
-            }
+            let tenants = Directory::list_tenants(&store).await?;
+            out.print(
+                || {
+                    tenants
+                        .iter()
+                        .map(|t| {
+                            format!("{}\tcreated {}\t{}", t.id, t.created, describe(&t.settings))
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                },
+                || tenants.iter().map(tenant_json).collect(),
+            );
+        }
+        TenantCommand::Show { name, dynamo } => {
+            let store = dynamo.store().await?;
+            let id = tenant_id(&name)?;
+            let t = Directory::get_tenant(&store, &id)
+                .await?
+                .ok_or_else(|| admin::AdminError::NoSuchTenant(id.clone()))?;
+            let tokens = admin::list_tokens(&store, &id).await?;
+            out.print(
+                || {
+                    let mut text = format!(
+                        "tenant '{}'\n  created  {}\n  settings {}\n  tokens   {}",
+                        t.id,
+                        t.created,
+                        describe(&t.settings),
+                        tokens.len()
+                    );
+                    for token in &tokens {
+                        text.push_str(&format!("\n    {}", token_line(token)));
+                    }
+                    text
+                },
+                || {
+                    let mut json = tenant_json(&t);
+                    json["tokens"] = tokens.iter().map(token_json).collect();
+                    json
+                },
+            );
         }
         TenantCommand::Delete { name, yes, dynamo } => {
             if !yes {
@@ -531,13 +637,16 @@ async fn tenant(command: TenantCommand) -> CliResult {
             let store = dynamo.store().await?;
             let id = tenant_id(&name)?;
             admin::delete_tenant(&store, &store as &dyn ResourceStore, &id).await?;
-            println!("deleted tenant '{id}'");
+            out.print(
+                || format!("deleted tenant '{id}'"),
+                || serde_json::json!({"deleted": id.as_str()}),
+            );
         }
     }
     Ok(())
 }
 
-async fn token(command: TokenCommand) -> CliResult {
+async fn token(command: TokenCommand, out: Output) -> CliResult {
     match command {
         TokenCommand::Issue {
             tenant,
@@ -563,20 +672,22 @@ async fn token(command: TokenCommand) -> CliResult {
                 ),
             }
             eprintln!("  Token:");
-            println!("{}", issued.token);
+            out.print(
+                || issued.token.clone(),
+                || {
+                    let mut json = token_json(&issued.record);
+                    json["token"] = issued.token.clone().into();
+                    json
+                },
+            );
         }
         TokenCommand::List { tenant, dynamo } => {
             let store = dynamo.store().await?;
-            for t in admin::list_tokens(&store, &tenant_id(&tenant)?).await? {
-                let expires = t.expires_at.map_or_else(|| "never".to_owned(), format_unix);
-                println!(
-                    "{}\tcreated {}\texpires {}\t{}",
-                    t.id,
-                    t.created,
-                    expires,
-                    t.label.unwrap_or_default()
-                );
-            }
+            let tokens = admin::list_tokens(&store, &tenant_id(&tenant)?).await?;
+            out.print(
+                || tokens.iter().map(token_line).collect::<Vec<_>>().join("\n"),
+                || tokens.iter().map(token_json).collect(),
+            );
         }
         TokenCommand::Revoke {
             tenant,
@@ -585,10 +696,25 @@ async fn token(command: TokenCommand) -> CliResult {
         } => {
             let store = dynamo.store().await?;
             admin::revoke(&store, &tenant_id(&tenant)?, &token_id).await?;
-            println!("revoked token '{token_id}'");
+            out.print(
+                || format!("revoked token '{token_id}'"),
+                || serde_json::json!({"revoked": token_id}),
+            );
         }
     }
     Ok(())
+}
+
+/// A token as one line of text.
+fn token_line(t: &scimlet::domain::TokenRecord) -> String {
+    let expires = t.expires_at.map_or_else(|| "never".to_owned(), format_unix);
+    format!(
+        "{}\tcreated {}\texpires {}\t{}",
+        t.id,
+        t.created,
+        expires,
+        t.label.as_deref().unwrap_or_default()
+    )
 }
 
 fn format_unix(secs: i64) -> String {

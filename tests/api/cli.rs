@@ -281,6 +281,36 @@ async fn table_tenant_and_token_commands_work_on_dynamodb() {
         "{out}"
     );
     assert!(!out.contains(&token), "token list must not print secrets");
+    // The same, as JSON for scripts; and `tenant show` with its settings and tokens.
+    list.push("--output".into());
+    list.push("json".into());
+    let (ok, out, err) = call(list).await;
+    assert!(ok, "{err}");
+    let tokens: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(tokens[0]["id"], token_id.as_str(), "{out}");
+    assert_eq!(tokens[0]["label"], "okta-test", "{out}");
+    assert!(tokens[0]["expires"].is_string(), "{out}");
+    assert!(!out.contains(&token), "token list must not print secrets");
+    let mut show = with(&["tenant", "show", "--output", "json"]);
+    show.insert(2, tenant.clone());
+    let (ok, out, err) = call(show).await;
+    assert!(ok, "{err}");
+    let shown: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(shown["id"], tenant.as_str());
+    assert_eq!(shown["settings"]["soft-delete"], true);
+    assert_eq!(shown["settings"]["ignore-passwords"], true);
+    assert_eq!(shown["tokens"][0]["id"], token_id.as_str());
+    let mut show = with(&["tenant", "show"]);
+    show.insert(2, tenant.clone());
+    let (ok, out, err) = call(show).await;
+    assert!(
+        ok && out.contains("soft-delete=true") && out.contains(&token_id),
+        "{out}{err}"
+    );
+    let mut missing = with(&["tenant", "show"]);
+    missing.insert(2, "no-such-tenant".into());
+    let (ok, _, err) = call(missing).await;
+    assert!(!ok && err.contains("does not exist"), "{err}");
 
     // The same server code on DynamoDB accepts the issued token.
     let mut on_dynamodb = vec!["--dynamodb"];
