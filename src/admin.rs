@@ -242,6 +242,61 @@ pub async fn issue(
     }
 }
 
+/// Rotates a token with no gap: issues its successor (same label, valid for `valid_days`) and
+/// makes the old one expire `overlap_secs` from now (or keeps its expiry, if sooner), so the
+/// identity provider can be switched over while both work. Returns the successor and the
+/// old token as it now is.
+pub async fn rotate(
+    directory: &dyn Directory,
+    tenant: &TenantId,
+    token_id: &str,
+    overlap_secs: i64,
+    valid_days: Option<u32>,
+) -> Result<(IssuedToken, TokenRecord), AdminError> {
+    let mut old = directory
+        .get_token(token_id)
+        .await?
+        .filter(|t| &t.tenant == tenant)
+        .ok_or_else(|| AdminError::NoSuchToken(token_id.to_owned()))?;
+    let successor = issue(directory, tenant, old.label.clone(), valid_days).await?;
+    let until = unix_now().saturating_add(overlap_secs.max(0));
+    let expires = old.expires_at.map_or(until, |exp| exp.min(until));
+    match directory
+        .set_token_expiry(tenant, token_id, Some(expires))
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::NotFound) => return Err(AdminError::NoSuchToken(token_id.to_owned())),
+        Err(err) => return Err(err.into()),
+    }
+    old.expires_at = Some(expires);
+    Ok((successor, old))
+}
+
+/// Deletes a tenant's expired tokens (they stay listed, marked expired, until then or until
+/// the grace period after their expiry ends); returns the ids deleted.
+pub async fn prune(
+    directory: &dyn Directory,
+    tenant: &TenantId,
+) -> Result<Vec<String>, AdminError> {
+    let now = unix_now();
+    let mut pruned = Vec::new();
+    for t in list_tokens(directory, tenant).await? {
+        if t.expires_at.is_some_and(|exp| exp <= now) {
+            match directory.delete_token(tenant, &t.id).await {
+                Ok(()) | Err(StoreError::NotFound) => pruned.push(t.id),
+                Err(err) => return Err(err.into()),
+            }
+        }
+    }
+    Ok(pruned)
+}
+
+/// Now, as Unix seconds.
+pub fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
 /// Lists a tenant's tokens (ids and metadata; secrets are not stored).
 pub async fn list_tokens(
     directory: &dyn Directory,

@@ -47,6 +47,10 @@ pub const ARGON2_P: u32 = 1;
 const FREE_FAILURES: u32 = 5;
 const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 const MAX_FAILURE_DELAY: Duration = Duration::from_secs(2);
+/// How often a token's use is recorded (and its coming expiry warned about), at most.
+const USE_RECORD_INTERVAL: Duration = Duration::from_secs(3600);
+/// A token used this close to its expiry is warned about.
+const EXPIRY_WARNING: Duration = Duration::from_secs(30 * 86_400);
 /// Entries kept in each in-process map before it is cleared (bounds memory).
 const MAX_ENTRIES: usize = 10_000;
 
@@ -152,6 +156,7 @@ pub fn issue_token(
             created,
             expires_at,
             label,
+            last_used: None,
         },
     })
 }
@@ -193,6 +198,8 @@ pub struct Authenticator {
     ttl: Duration,
     cache: Arc<Mutex<HashMap<[u8; 32], CacheEntry>>>,
     failures: Arc<Mutex<HashMap<String, (u32, Instant)>>>,
+    /// When each token's use was last noted by this container.
+    noted: Arc<Mutex<HashMap<String, Instant>>>,
     verifications: Arc<AtomicU64>,
 }
 
@@ -220,6 +227,7 @@ impl Authenticator {
             ttl,
             cache: Arc::default(),
             failures: Arc::default(),
+            noted: Arc::default(),
             verifications: Arc::default(),
         }
     }
@@ -266,8 +274,46 @@ impl Authenticator {
             token_id: record.id.clone(),
             settings: tenant.settings,
         };
+        self.note_use(&record).await;
         self.remember(digest, &principal, record.hash, record.expires_at);
         Ok(principal)
+    }
+
+    /// At most once an hour per token (per container, and by a conditional write for the
+    /// table): records the token's last use, and warns when it expires within
+    /// [`EXPIRY_WARNING`]. Never fails the request it describes.
+    async fn note_use(&self, record: &TokenRecord) {
+        {
+            let mut noted = self.noted.lock().unwrap_or_else(|p| p.into_inner());
+            if noted
+                .get(&record.id)
+                .is_some_and(|at| at.elapsed() < USE_RECORD_INTERVAL)
+            {
+                return;
+            }
+            if noted.len() >= MAX_ENTRIES {
+                noted.clear();
+            }
+            noted.insert(record.id.clone(), Instant::now());
+        }
+        let now = now_unix();
+        let interval = i64::try_from(USE_RECORD_INTERVAL.as_secs()).unwrap_or(i64::MAX);
+        if let Err(err) = self
+            .directory
+            .touch_token(&record.id, now, now.saturating_sub(interval))
+            .await
+        {
+            tracing::debug!(error = %err, "could not record a token's use");
+        }
+        let warn_before = i64::try_from(EXPIRY_WARNING.as_secs()).unwrap_or(i64::MAX);
+        if let Some(exp) = record.expires_at.filter(|exp| exp - now <= warn_before) {
+            tracing::warn!(
+                tenant = record.tenant.as_str(),
+                token_id = record.id.as_str(),
+                expires_in_days = (exp - now) / 86_400,
+                "a bearer token in use expires soon: rotate it (scimlet token rotate)"
+            );
+        }
     }
 
     /// Runs argon2id on the blocking pool (after the failure delay of this token id).

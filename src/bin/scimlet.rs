@@ -80,6 +80,8 @@ fn token_json(t: &scimlet::domain::TokenRecord) -> serde_json::Value {
         "label": t.label,
         "created": t.created,
         "expires": t.expires_at.map(format_unix),
+        "expired": is_expired(t),
+        "lastUsed": t.last_used.map(format_unix),
     })
 }
 
@@ -370,8 +372,35 @@ enum TokenCommand {
         #[command(flatten)]
         dynamo: DynamoArgs,
     },
-    /// List a tenant's tokens (ids, labels, dates).
+    /// List a tenant's tokens: id, created, expires, last used, label; expired tokens are
+    /// marked (they stay until `token prune`, or 90 days after expiry).
     List {
+        /// Tenant id.
+        tenant: String,
+        /// Only tokens that expire within this time (e.g. 30d, 12h): what needs rotation.
+        #[arg(long, value_parser = parse_duration)]
+        expiring_within: Option<i64>,
+        #[command(flatten)]
+        dynamo: DynamoArgs,
+    },
+    /// Rotate a token with no gap: issue its successor (printed once, like `token issue`) and
+    /// let the old one expire after the overlap.
+    Rotate {
+        /// Tenant id.
+        tenant: String,
+        /// The token to replace.
+        token_id: String,
+        /// How long the old token keeps working (e.g. 7d, 12h, 0s).
+        #[arg(long, default_value = "7d", value_parser = parse_duration)]
+        overlap: i64,
+        /// Days until the new token expires.
+        #[arg(long, default_value_t = 730)]
+        expires_in_days: u32,
+        #[command(flatten)]
+        dynamo: DynamoArgs,
+    },
+    /// Delete a tenant's expired tokens.
+    Prune {
         /// Tenant id.
         tenant: String,
         #[command(flatten)]
@@ -389,6 +418,28 @@ enum TokenCommand {
 }
 
 type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Parses `7d`, `12h`, `30m`, `45s` (a whole number and a unit) into seconds.
+fn parse_duration(raw: &str) -> Result<i64, String> {
+    let raw = raw.trim();
+    let split = raw
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("'{raw}': give a unit (d, h, m or s), e.g. 7d"))?;
+    let (number, unit) = raw.split_at(split);
+    let number: i64 = number
+        .parse()
+        .map_err(|_| format!("'{raw}': expected a whole number before the unit"))?;
+    let unit = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" => 1,
+        _ => return Err(format!("'{raw}': the unit is d, h, m or s")),
+    };
+    number
+        .checked_mul(unit)
+        .ok_or_else(|| format!("'{raw}' is too long"))
+}
 
 fn tenant_id(raw: &str) -> Result<TenantId, Box<dyn std::error::Error>> {
     TenantId::new(raw).map_err(|e| format!("'{raw}': {e}").into())
@@ -681,12 +732,64 @@ async fn token(command: TokenCommand, out: Output) -> CliResult {
                 },
             );
         }
-        TokenCommand::List { tenant, dynamo } => {
+        TokenCommand::List {
+            tenant,
+            expiring_within,
+            dynamo,
+        } => {
             let store = dynamo.store().await?;
-            let tokens = admin::list_tokens(&store, &tenant_id(&tenant)?).await?;
+            let mut tokens = admin::list_tokens(&store, &tenant_id(&tenant)?).await?;
+            if let Some(within) = expiring_within {
+                let horizon = admin::unix_now().saturating_add(within);
+                tokens.retain(|t| t.expires_at.is_some_and(|exp| exp <= horizon));
+            }
             out.print(
                 || tokens.iter().map(token_line).collect::<Vec<_>>().join("\n"),
                 || tokens.iter().map(token_json).collect(),
+            );
+        }
+        TokenCommand::Rotate {
+            tenant,
+            token_id,
+            overlap,
+            expires_in_days,
+            dynamo,
+        } => {
+            let store = dynamo.store().await?;
+            let tenant = tenant_id(&tenant)?;
+            let (successor, old) =
+                admin::rotate(&store, &tenant, &token_id, overlap, Some(expires_in_days)).await?;
+            let until = old
+                .expires_at
+                .map_or_else(|| "never".to_owned(), format_unix);
+            eprintln!(
+                "token '{}' replaces '{}' (which keeps working until {until}); the new token \
+                 is shown once, store it now.",
+                successor.record.id, old.id
+            );
+            eprintln!("  Token:");
+            out.print(
+                || successor.token.clone(),
+                || {
+                    let mut json = token_json(&successor.record);
+                    json["token"] = successor.token.clone().into();
+                    json["replaces"] = token_json(&old);
+                    json
+                },
+            );
+        }
+        TokenCommand::Prune { tenant, dynamo } => {
+            let store = dynamo.store().await?;
+            let pruned = admin::prune(&store, &tenant_id(&tenant)?).await?;
+            out.print(
+                || {
+                    format!(
+                        "pruned {} expired token(s) {}",
+                        pruned.len(),
+                        pruned.join(" ")
+                    )
+                },
+                || serde_json::json!({"pruned": pruned}),
             );
         }
         TokenCommand::Revoke {
@@ -708,13 +811,20 @@ async fn token(command: TokenCommand, out: Output) -> CliResult {
 /// A token as one line of text.
 fn token_line(t: &scimlet::domain::TokenRecord) -> String {
     let expires = t.expires_at.map_or_else(|| "never".to_owned(), format_unix);
+    let used = t.last_used.map_or_else(|| "never".to_owned(), format_unix);
     format!(
-        "{}\tcreated {}\texpires {}\t{}",
+        "{}\tcreated {}\texpires {}{}\tlast used {}\t{}",
         t.id,
         t.created,
         expires,
+        if is_expired(t) { " (EXPIRED)" } else { "" },
+        used,
         t.label.as_deref().unwrap_or_default()
     )
+}
+
+fn is_expired(t: &scimlet::domain::TokenRecord) -> bool {
+    t.expires_at.is_some_and(|exp| exp <= admin::unix_now())
 }
 
 fn format_unix(secs: i64) -> String {

@@ -8,4 +8,6 @@ mod tenant;
 pub use resource::{
     Link, MemberRef, Resource, ResourceKind, UniqueValue, Version, is_resource_id, new_resource_id,
 };
-pub use tenant::{InvalidTenantId, Tenant, TenantId, TenantSettings, TokenRecord};
+pub use tenant::{
+    InvalidTenantId, TOKEN_GRACE_SECS, Tenant, TenantId, TenantSettings, TokenRecord,
+};

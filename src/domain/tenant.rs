@@ -141,11 +141,18 @@ pub struct TokenRecord {
     pub hash: String,
     /// RFC 3339 issue time.
     pub created: String,
-    /// Expiry as Unix seconds (also the table's TTL attribute), if any.
+    /// Expiry as Unix seconds, if any. An expired token stays listed (marked) until it is
+    /// pruned, or until [`TOKEN_GRACE_SECS`] after its expiry, when the table's TTL removes it.
     pub expires_at: Option<i64>,
     /// A free-text label chosen by the operator (e.g. "okta-prod").
     pub label: Option<String>,
+    /// When it last authenticated a request (Unix seconds), recorded at most once an hour.
+    pub last_used: Option<i64>,
 }
+
+/// How long an expired token stays in the table (listed as expired) before the table's TTL
+/// deletes it: 90 days.
+pub const TOKEN_GRACE_SECS: i64 = 90 * 86_400;
 
 #[cfg(test)]
 mod tests {

@@ -720,6 +720,31 @@ impl Directory for MemoryStore {
             .collect())
     }
 
+    async fn set_token_expiry(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        expires_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        match self.lock().tokens.get_mut(id) {
+            Some(t) if &t.tenant == tenant => {
+                t.expires_at = expires_at;
+                Ok(())
+            }
+            _ => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn touch_token(&self, id: &str, now: i64, not_before: i64) -> Result<bool, StoreError> {
+        match self.lock().tokens.get_mut(id) {
+            Some(t) if t.last_used.is_none_or(|used| used < not_before) => {
+                t.last_used = Some(now);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn delete_token(&self, tenant: &TenantId, id: &str) -> Result<(), StoreError> {
         let mut s = self.lock();
         match s.tokens.get(id) {

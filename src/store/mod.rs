@@ -273,4 +273,15 @@ pub trait Directory: Send + Sync {
     async fn list_tokens(&self, tenant: &TenantId) -> Result<Vec<TokenRecord>, StoreError>;
     /// Deletes one of the tenant's tokens ([`StoreError::NotFound`] if it is not the tenant's).
     async fn delete_token(&self, tenant: &TenantId, id: &str) -> Result<(), StoreError>;
+    /// Sets when one of the tenant's tokens expires ([`StoreError::NotFound`] if it is not the
+    /// tenant's).
+    async fn set_token_expiry(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        expires_at: Option<i64>,
+    ) -> Result<(), StoreError>;
+    /// Records that a token was used at `now` (Unix seconds), unless a use at or after
+    /// `not_before` is recorded already: whether this call recorded it. One conditional write.
+    async fn touch_token(&self, id: &str, now: i64, not_before: i64) -> Result<bool, StoreError>;
 }

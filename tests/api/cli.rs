@@ -361,11 +361,66 @@ async fn table_tenant_and_token_commands_work_on_dynamodb() {
     assert_eq!(back.status(), StatusCode::OK);
     let (ok, _, err) = call(restore).await;
     assert!(!ok && err.contains("no deleted User"), "{err}");
+
+    // Lifecycle: the server recorded the token's use; rotating with no overlap issues a
+    // working successor and leaves the old token listed as expired until pruned.
+    let json_list = |extra: &[&'static str]| {
+        let mut list = with(&["token", "list", "--output", "json"]);
+        list.insert(2, tenant.clone());
+        list.extend(extra.iter().map(|s| s.to_string()));
+        list
+    };
+    let (ok, out, err) = call(json_list(&[])).await;
+    assert!(ok, "{err}");
+    let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(listed[0]["lastUsed"].is_string(), "{out}");
+    let mut rotate = with(&["token", "rotate", "--overlap", "0s"]);
+    rotate.insert(2, tenant.clone());
+    rotate.insert(3, token_id.clone());
+    let (ok, out, err) = call(rotate).await;
+    assert!(ok && err.contains("shown once"), "{out}{err}");
+    let successor = out.trim().to_owned();
+    assert!(
+        successor.starts_with("scimlet_") && successor != token,
+        "{out}"
+    );
+    let works = client
+        .get(format!("{base}/Users"))
+        .bearer_auth(&successor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(works.status(), StatusCode::OK);
+    let (_, out, _) = call(json_list(&[])).await;
+    let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let old = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == token_id.as_str())
+        .expect("the old token is still listed");
+    assert_eq!(old["expired"], true, "{out}");
+    assert_eq!(old["label"], "okta-test", "{out}");
+    let (_, out, _) = call(json_list(&["--expiring-within", "30d"])).await;
+    let expiring: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(expiring.as_array().unwrap().len(), 1, "{out}");
+    assert_eq!(expiring[0]["id"], token_id.as_str(), "{out}");
+    let mut prune = with(&["token", "prune"]);
+    prune.insert(2, tenant.clone());
+    let (ok, out, err) = call(prune).await;
+    assert!(ok && out.contains(&token_id), "{out}{err}");
+    let (_, out, _) = call(json_list(&[])).await;
+    let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{out}");
+    assert_ne!(listed[0]["id"], token_id.as_str(), "{out}");
+    let (ok, _, err) = call(with(&["token", "list", "--expiring-within", "7x"])).await;
+    assert!(!ok && err.contains("unit"), "{err}");
     drop(served);
 
+    let successor_id = successor.split('_').nth(1).unwrap().to_owned();
     let mut revoke = with(&["token", "revoke"]);
     revoke.insert(2, tenant.clone());
-    revoke.insert(3, token_id.clone());
+    revoke.insert(3, successor_id);
     let (ok, _, err) = call(revoke.clone()).await;
     assert!(ok, "{err}");
     let (ok, _, err) = call(revoke).await;

@@ -277,3 +277,37 @@ async fn a_500_inside_bulk_is_logged_like_a_500_outside_it() {
     // Names and causes, never the people's values.
     assert!(!text.contains("secret-person"), "{text}");
 }
+
+#[tokio::test]
+async fn a_token_used_close_to_its_expiry_is_warned_about_and_its_use_recorded() {
+    let logs = captured_logs();
+    let store = Arc::new(MemoryStore::new());
+    let tenant = fresh_tenant_id();
+    admin::create_tenant(store.as_ref(), &tenant).await.unwrap();
+    let issued = admin::issue(store.as_ref(), &tenant, None, Some(10))
+        .await
+        .unwrap();
+    let app = App::new(Config::default(), store.clone(), store.clone());
+    let (base, _shutdown) = serve_on_port_0(app).await;
+    let client = reqwest::Client::new();
+    for _ in 0..2 {
+        let r = client
+            .get(format!("{base}/Users"))
+            .bearer_auth(&issued.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let record = store.get_token(&issued.record.id).await.unwrap().unwrap();
+    assert!(record.last_used.is_some());
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("expires soon") && l.contains(&issued.record.id))
+        .collect();
+    // Once (not per request), naming tenant and token id, never the secret.
+    assert_eq!(warnings.len(), 1, "{text}");
+    assert!(warnings[0].contains("WARN") && warnings[0].contains(tenant.as_str()));
+    assert!(!text.contains(&issued.token), "{text}");
+}

@@ -331,6 +331,7 @@ async fn directory_keeps_tenants_and_tokens(backend: Backend) {
     ));
     assert_eq!(dir.get_tenant(&ghost.id).await.unwrap(), None);
     let token = |id: &str, owner: &scimlet::domain::TenantId| TokenRecord {
+        last_used: None,
         id: id.into(),
         tenant: owner.clone(),
         hash: "$argon2id$stub".into(),
@@ -360,6 +361,30 @@ async fn directory_keeps_tenants_and_tokens(backend: Backend) {
         Err(StoreError::NotFound)
     ));
     dir.delete_token(&t, id1).await.unwrap();
+    assert_eq!(dir.get_token(id1).await.unwrap(), None);
+    // Expiry changes are scoped to the owning tenant; an expired token is still read back.
+    assert!(matches!(
+        dir.set_token_expiry(&orphan_tenant, id2, Some(1)).await,
+        Err(StoreError::NotFound)
+    ));
+    dir.set_token_expiry(&t, id2, Some(1_000)).await.unwrap();
+    assert_eq!(
+        dir.get_token(id2).await.unwrap().unwrap().expires_at,
+        Some(1_000)
+    );
+    // Uses are recorded at most once per interval; an unknown token records nothing.
+    assert!(dir.touch_token(id2, 5_000, 1_400).await.unwrap());
+    assert!(!dir.touch_token(id2, 5_100, 1_500).await.unwrap());
+    assert_eq!(
+        dir.get_token(id2).await.unwrap().unwrap().last_used,
+        Some(5_000)
+    );
+    assert!(dir.touch_token(id2, 9_000, 5_001).await.unwrap());
+    assert_eq!(
+        dir.get_token(id2).await.unwrap().unwrap().last_used,
+        Some(9_000)
+    );
+    assert!(!dir.touch_token(id1, 9_000, 0).await.unwrap());
     assert_eq!(dir.get_token(id1).await.unwrap(), None);
     // Deleting the tenant deletes its tokens.
     dir.delete_tenant(&t).await.unwrap();

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 
-use super::item::{self, s};
+use super::item::{self, n, s};
 use super::{Cond, DynamoStore, sdk_error};
 use crate::domain::{Tenant, TenantId, TokenRecord};
 use crate::store::{Directory, StoreError, keys};
@@ -112,6 +112,60 @@ impl Directory for DynamoStore {
             .query_gsi(&keys::tokens_gsi(tenant), None, usize::MAX)
             .await?;
         items.iter().map(item::token_from_item).collect()
+    }
+
+    async fn set_token_expiry(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        expires_at: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::token_key(id)))
+            .condition_expression("#t = :t")
+            .expression_attribute_names("#t", "tenant")
+            .expression_attribute_values(":t", s(tenant.as_str()));
+        let update = match expires_at {
+            Some(exp) => update
+                .update_expression("SET expires = :e, expiresAt = :ttl")
+                .expression_attribute_values(":e", n(exp))
+                .expression_attribute_values(
+                    ":ttl",
+                    n(exp.saturating_add(crate::domain::TOKEN_GRACE_SECS)),
+                ),
+            None => update.update_expression("REMOVE expires, expiresAt"),
+        };
+        match update.send().await {
+            Ok(_) => Ok(()),
+            Err(err) if err.code() == Some("ConditionalCheckFailedException") => {
+                Err(StoreError::NotFound)
+            }
+            Err(err) => Err(sdk_error(err)),
+        }
+    }
+
+    async fn touch_token(&self, id: &str, now: i64, not_before: i64) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::token_key(id)))
+            .update_expression("SET lastUsed = :now")
+            .condition_expression(
+                "attribute_exists(PK) AND (attribute_not_exists(lastUsed) OR lastUsed < :nb)",
+            )
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":nb", n(not_before))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.code() == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(err) => Err(sdk_error(err)),
+        }
     }
 
     async fn delete_token(&self, tenant: &TenantId, id: &str) -> Result<(), StoreError> {

@@ -328,7 +328,16 @@ pub fn token_item(t: &TokenRecord) -> Item {
     item.insert("hash".into(), s(t.hash.clone()));
     item.insert("created".into(), s(t.created.clone()));
     if let Some(exp) = t.expires_at {
-        item.insert("expiresAt".into(), n(exp));
+        // The expiry has its own attribute; the TTL attribute removes the token only after
+        // the grace period, so expired tokens stay listed (marked) until pruned.
+        item.insert("expires".into(), n(exp));
+        item.insert(
+            "expiresAt".into(),
+            n(exp.saturating_add(crate::domain::TOKEN_GRACE_SECS)),
+        );
+    }
+    if let Some(used) = t.last_used {
+        item.insert("lastUsed".into(), n(used));
     }
     if let Some(label) = &t.label {
         item.insert("label".into(), s(label.clone()));
@@ -343,8 +352,10 @@ pub fn token_from_item(item: &Item) -> Result<TokenRecord, StoreError> {
         tenant: TenantId::new(get_s(item, "tenant")?).map_err(StoreError::backend)?,
         hash: get_s(item, "hash")?.to_owned(),
         created: get_s(item, "created")?.to_owned(),
-        expires_at: get_opt_i64(item, "expiresAt"),
+        // Tokens written before the expiry had its own attribute kept it in the TTL one.
+        expires_at: get_opt_i64(item, "expires").or_else(|| get_opt_i64(item, "expiresAt")),
         label: get_opt_s(item, "label"),
+        last_used: get_opt_i64(item, "lastUsed"),
     })
 }
 
