@@ -51,6 +51,7 @@ impl std::fmt::Debug for App {
 struct RequestLog {
     route: Option<&'static str>,
     tenant: Option<TenantId>,
+    token_id: Option<String>,
 }
 
 impl App {
@@ -84,9 +85,11 @@ impl App {
             .await;
         let result = outcome
             .unwrap_or_else(|_| Err(ScimError::internal("panic while handling the request")));
+        let mut failure = None;
         let response = match result {
             Ok(reply) => reply_response(reply),
             Err(err) => {
+                failure = Some((err.scim_type().map(|t| t.as_str()), err.reason()));
                 if err.status().is_server_error() {
                     tracing::error!(
                         route = log.route.unwrap_or("unrouted"),
@@ -102,7 +105,10 @@ impl App {
             route: log.route.unwrap_or("unrouted"),
             method: request.method().as_str(),
             tenant: log.tenant.as_ref().map(TenantId::as_str),
+            token_id: log.token_id.as_deref(),
             status: response.status().as_u16(),
+            scim_type: failure.and_then(|(t, _)| t),
+            reason: failure.map(|(_, r)| r),
             latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         };
         request_log::write(&self.inner.config.log_format, &record);
@@ -133,6 +139,7 @@ impl App {
             .authenticate(header(headers, AUTHORIZATION.as_str()))
             .await?;
         log.tenant = Some(principal.tenant.clone());
+        log.token_id = Some(principal.token_id.clone());
         let body = request.body();
         if body.len() > config.max_body_bytes {
             return Err(ScimError::PayloadTooLarge(format!(

@@ -192,6 +192,34 @@ impl ScimError {
         }
     }
 
+    /// A short category for logs and per-tenant views (`invalid_value`, `not_found`, …): what
+    /// went wrong, without the message (which may quote the request).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ScimError::InvalidSyntax(_) => "invalid_syntax",
+            ScimError::InvalidValue(_) => "invalid_value",
+            ScimError::InvalidFilter(_) => "invalid_filter",
+            ScimError::InvalidCursor(_) => "invalid_cursor",
+            ScimError::InvalidPath(_) => "invalid_path",
+            ScimError::NoTarget(_) => "no_target",
+            ScimError::Mutability(_) => "mutability",
+            ScimError::TooMany(_) => "too_many",
+            ScimError::Uniqueness(_) => "uniqueness",
+            ScimError::BadRequest(_) => "bad_request",
+            ScimError::Unauthorized(_) => "unauthorized",
+            ScimError::Forbidden(_) => "forbidden",
+            ScimError::NotFound(_) => "not_found",
+            ScimError::MethodNotAllowed(_) => "method_not_allowed",
+            ScimError::Conflict(_) => "conflict",
+            ScimError::PreconditionFailed(_) => "precondition_failed",
+            ScimError::PayloadTooLarge(_) => "payload_too_large",
+            ScimError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ScimError::Throttled { .. } => "throttled",
+            ScimError::NotImplemented(_) => "not_implemented",
+            ScimError::Internal(_) => "internal",
+        }
+    }
+
     /// The RFC 7644 §3.12 error body (`status` is a string, as the RFC's examples show).
     pub fn to_body(&self) -> Value {
         let mut body = json!({

@@ -2,8 +2,9 @@
 //! `scimlet serve` and tests) or as a CloudWatch embedded metric format (EMF) document (in
 //! Lambda), from which CloudWatch extracts the metrics the template's alarms watch.
 //!
-//! A line records the route name, method, tenant id, status and latency: never a token, a
-//! filter, a query string, a body or an attribute value (invariant 4).
+//! A line records the route name, method, tenant id, token id (the public part, never the
+//! secret), status, latency and, for errors, the `scimType` and a reason category: never a
+//! token, a filter, a query string, a body or an attribute value (invariant 4).
 //!
 //! EMF metrics (namespace [`NAMESPACE`], one dimension: `FunctionName`): `Requests`,
 //! `ClientErrors` (4xx but 429), `ServerErrors` (5xx), `Throttled` (429) as counts, and
@@ -40,8 +41,14 @@ pub struct RequestRecord<'a> {
     pub method: &'a str,
     /// The authenticated tenant, if authentication got that far.
     pub tenant: Option<&'a str>,
+    /// The id of the token that authenticated the request (public, never the secret).
+    pub token_id: Option<&'a str>,
     /// The response status.
     pub status: u16,
+    /// For an error: its `scimType`, if it has one.
+    pub scim_type: Option<&'static str>,
+    /// For an error: its category (`ScimError::reason`).
+    pub reason: Option<&'static str>,
     /// Time spent handling the request.
     pub latency_ms: u64,
 }
@@ -62,7 +69,10 @@ pub fn write(format: &LogFormat, record: &RequestRecord<'_>) {
             route = record.route,
             method = record.method,
             tenant = record.tenant,
+            token_id = record.token_id,
             status = record.status,
+            scim_type = record.scim_type,
+            reason = record.reason,
             latency_ms = record.latency_ms,
             "request"
         ),
@@ -106,11 +116,19 @@ pub fn emf_line(record: &RequestRecord<'_>, function_name: &str, timestamp_ms: u
         "route": record.route,
         "method": record.method,
     });
-    if let (Some(tenant), Value::Object(map)) = (record.tenant, &mut doc) {
-        map.insert("tenant".into(), Value::from(tenant));
-    }
     if let Value::Object(map) = &mut doc {
+        let optional = [("tenant", record.tenant), ("tokenId", record.token_id)];
+        for (name, value) in optional {
+            if let Some(value) = value {
+                map.insert(name.into(), Value::from(value));
+            }
+        }
         map.insert("status".into(), Value::from(record.status));
+        for (name, value) in [("scimType", record.scim_type), ("reason", record.reason)] {
+            if let Some(value) = value {
+                map.insert(name.into(), Value::from(value));
+            }
+        }
         map.insert("Requests".into(), Value::from(1));
         map.insert("ClientErrors".into(), Value::from(client));
         map.insert("ServerErrors".into(), Value::from(server));
@@ -132,7 +150,10 @@ mod tests {
             route: "users.get",
             method: "GET",
             tenant: Some("acme"),
+            token_id: Some("0123456789abcdef"),
             status: 200,
+            scim_type: None,
+            reason: None,
             latency_ms: 12,
         };
         let line = emf_line(&record, "scimlet-Function-AbCdEf123456", 1_764_633_600_000);
@@ -146,7 +167,10 @@ mod tests {
                 route: "users.create",
                 method: "POST",
                 tenant: None,
+                token_id: None,
                 status,
+                scim_type: None,
+                reason: None,
                 latency_ms: 3,
             };
             let doc: Value = serde_json::from_str(&emf_line(&record, "f", 1)).unwrap();
@@ -162,5 +186,23 @@ mod tests {
         assert_eq!(metrics(429), (0, 0, 1));
         assert_eq!(metrics(500), (0, 1, 0));
         assert_eq!(metrics(503), (0, 1, 0));
+    }
+
+    #[test]
+    fn errors_carry_their_scim_type_and_reason() {
+        let record = RequestRecord {
+            route: "users.create",
+            method: "POST",
+            tenant: Some("acme"),
+            token_id: Some("0123456789abcdef"),
+            status: 409,
+            scim_type: Some("uniqueness"),
+            reason: Some("uniqueness"),
+            latency_ms: 3,
+        };
+        let doc: Value = serde_json::from_str(&emf_line(&record, "f", 1)).unwrap();
+        assert_eq!(doc["scimType"], "uniqueness");
+        assert_eq!(doc["reason"], "uniqueness");
+        assert_eq!(doc["tokenId"], "0123456789abcdef");
     }
 }

@@ -311,3 +311,39 @@ async fn a_token_used_close_to_its_expiry_is_warned_about_and_its_use_recorded()
     assert!(warnings[0].contains("WARN") && warnings[0].contains(tenant.as_str()));
     assert!(!text.contains(&issued.token), "{text}");
 }
+
+#[tokio::test]
+async fn the_request_line_names_the_token_and_the_reason_but_no_values() {
+    let logs = captured_logs();
+    let store = Arc::new(MemoryStore::new());
+    let tenant = fresh_tenant_id();
+    admin::create_tenant(store.as_ref(), &tenant).await.unwrap();
+    let issued = admin::issue(store.as_ref(), &tenant, None, None)
+        .await
+        .unwrap();
+    let app = App::new(Config::default(), store.clone(), store);
+    let (base, _shutdown) = serve_on_port_0(app).await;
+    let r = reqwest::Client::new()
+        .post(format!("{base}/Users"))
+        .bearer_auth(&issued.token)
+        .header("content-type", "application/scim+json")
+        .body(r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"  "}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("request") && l.contains(tenant.as_str()) && l.contains("400"))
+        .unwrap_or_else(|| panic!("no request line in:\n{text}"));
+    for expected in [
+        issued.record.id.as_str(),
+        "users.create",
+        "invalidValue",
+        "invalid_value",
+    ] {
+        assert!(line.contains(expected), "{expected} in {line}");
+    }
+    assert!(!text.contains(&issued.token), "{text}");
+}
