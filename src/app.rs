@@ -20,7 +20,7 @@ use crate::error::ScimError;
 use crate::http::query::QueryParams;
 use crate::http::response::{error_response, reply_response};
 use crate::http::route::{Route, is_health_check, strip_base};
-use crate::http::{base_url, check_content_type};
+use crate::http::{RequestIds, base_url, check_content_type};
 use crate::ops::request::{SearchRequest, Shape};
 use crate::ops::{self, Ctx, Preconditions, Reply};
 use crate::request_log::{self, RequestRecord};
@@ -79,6 +79,7 @@ impl App {
     /// Handles one request.
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
         let started = Instant::now();
+        let ids = request.extensions().get::<RequestIds>().cloned();
         let mut log = RequestLog::default();
         let outcome = AssertUnwindSafe(self.process(&request, &mut log))
             .catch_unwind()
@@ -94,6 +95,8 @@ impl App {
                     tracing::error!(
                         route = log.route.unwrap_or("unrouted"),
                         tenant = log.tenant.as_ref().map(TenantId::as_str),
+                        request_id = ids.as_ref().and_then(|i| i.lambda.as_deref()),
+                        api_request_id = ids.as_ref().and_then(|i| i.api.as_deref()),
                         error = %err.chain(),
                         "request failed"
                     );
@@ -106,6 +109,8 @@ impl App {
             method: request.method().as_str(),
             tenant: log.tenant.as_ref().map(TenantId::as_str),
             token_id: log.token_id.as_deref(),
+            request_id: ids.as_ref().and_then(|i| i.lambda.as_deref()),
+            api_request_id: ids.as_ref().and_then(|i| i.api.as_deref()),
             status: response.status().as_u16(),
             scim_type: failure.and_then(|(t, _)| t),
             reason: failure.map(|(_, r)| r),

@@ -43,6 +43,10 @@ pub struct RequestRecord<'a> {
     pub tenant: Option<&'a str>,
     /// The id of the token that authenticated the request (public, never the secret).
     pub token_id: Option<&'a str>,
+    /// Lambda's request id (in Lambda).
+    pub request_id: Option<&'a str>,
+    /// API Gateway's request id, as in its access log (in Lambda).
+    pub api_request_id: Option<&'a str>,
     /// The response status.
     pub status: u16,
     /// For an error: its `scimType`, if it has one.
@@ -70,6 +74,8 @@ pub fn write(format: &LogFormat, record: &RequestRecord<'_>) {
             method = record.method,
             tenant = record.tenant,
             token_id = record.token_id,
+            request_id = record.request_id,
+            api_request_id = record.api_request_id,
             status = record.status,
             scim_type = record.scim_type,
             reason = record.reason,
@@ -117,7 +123,12 @@ pub fn emf_line(record: &RequestRecord<'_>, function_name: &str, timestamp_ms: u
         "method": record.method,
     });
     if let Value::Object(map) = &mut doc {
-        let optional = [("tenant", record.tenant), ("tokenId", record.token_id)];
+        let optional = [
+            ("tenant", record.tenant),
+            ("tokenId", record.token_id),
+            ("requestId", record.request_id),
+            ("apiRequestId", record.api_request_id),
+        ];
         for (name, value) in optional {
             if let Some(value) = value {
                 map.insert(name.into(), Value::from(value));
@@ -151,6 +162,8 @@ mod tests {
             method: "GET",
             tenant: Some("acme"),
             token_id: Some("0123456789abcdef"),
+            request_id: Some("c6af9ac6-7b61-11e6-9a41-93e8deadbeef"),
+            api_request_id: Some("Jx3k2gS0DoEEMbQ="),
             status: 200,
             scim_type: None,
             reason: None,
@@ -168,6 +181,8 @@ mod tests {
                 method: "POST",
                 tenant: None,
                 token_id: None,
+                request_id: None,
+                api_request_id: None,
                 status,
                 scim_type: None,
                 reason: None,
@@ -195,6 +210,8 @@ mod tests {
             method: "POST",
             tenant: Some("acme"),
             token_id: Some("0123456789abcdef"),
+            request_id: None,
+            api_request_id: None,
             status: 409,
             scim_type: Some("uniqueness"),
             reason: Some("uniqueness"),

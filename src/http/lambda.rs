@@ -7,13 +7,18 @@
 //! the path unless `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set; the router accepts both.
 
 use bytes::Bytes;
-use lambda_http::Body;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt};
+
+use super::RequestIds;
 
 use crate::app::App;
 
 /// Converts a `lambda_http` request into the core's request type.
 pub fn into_core_request(request: lambda_http::Request) -> http::Request<Bytes> {
-    let (parts, body) = request.into_parts();
+    let ids = request_ids(&request);
+    let (mut parts, body) = request.into_parts();
+    parts.extensions.insert(ids);
     let bytes = match body {
         Body::Empty => Bytes::new(),
         Body::Text(text) => Bytes::from(text),
@@ -22,6 +27,22 @@ pub fn into_core_request(request: lambda_http::Request) -> http::Request<Bytes> 
         other => Bytes::copy_from_slice(other.as_ref()),
     };
     http::Request::from_parts(parts, bytes)
+}
+
+/// Lambda's and API Gateway's ids of a request.
+pub fn request_ids(request: &lambda_http::Request) -> RequestIds {
+    let api = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
+        #[allow(unreachable_patterns)] // other event sources, when their features are on
+        _ => None,
+    };
+    RequestIds {
+        lambda: request
+            .lambda_context_ref()
+            .map(|context| context.request_id.clone())
+            .filter(|id| !id.is_empty()),
+        api,
+    }
 }
 
 /// Converts the core's response into a `lambda_http` response (text body: SCIM is JSON).

@@ -100,3 +100,14 @@ mod tests {
         );
     }
 }
+
+/// Ids that let one request be followed across logs: the Lambda invocation's request id and
+/// API Gateway's (the access log's). Set by the Lambda adapter as a request extension; absent
+/// locally.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestIds {
+    /// Lambda's request id.
+    pub lambda: Option<String>,
+    /// API Gateway's request id.
+    pub api: Option<String>,
+}

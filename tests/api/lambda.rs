@@ -98,3 +98,21 @@ async fn errors_are_scim_responses() {
         "urn:ietf:params:scim:api:messages:2.0:Error"
     );
 }
+
+#[tokio::test]
+async fn lambda_and_api_gateway_request_ids_reach_the_core_request() {
+    use lambda_http::RequestExt;
+    let mut context = lambda_http::Context::default();
+    context.request_id = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef".into();
+    let request = event("get_unknown_user.json", "t").with_lambda_context(context);
+    let core = scimlet::http::lambda::into_core_request(request);
+    let ids = core
+        .extensions()
+        .get::<scimlet::http::RequestIds>()
+        .expect("ids");
+    assert_eq!(
+        ids.lambda.as_deref(),
+        Some("c6af9ac6-7b61-11e6-9a41-93e8deadbeef")
+    );
+    assert_eq!(ids.api.as_deref(), Some("Jx3k2gS0DoEEMbQ="));
+}
