@@ -223,10 +223,17 @@ fn captured_logs() -> Arc<std::sync::Mutex<Vec<u8>>> {
     LOGS.get_or_init(|| {
         let logs = Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = Arc::clone(&logs);
-        let subscriber = tracing_subscriber::fmt()
+        // As verbose as an operator can make the binaries (`SCIMLET_LOG=trace`), through the
+        // same filter they install.
+        use tracing_subscriber::layer::SubscriberExt;
+        let layer = tracing_subscriber::fmt::layer()
             .with_ansi(false)
-            .with_writer(move || LogSink(Arc::clone(&sink)))
-            .finish();
+            .with_writer(move || LogSink(Arc::clone(&sink)));
+        let subscriber =
+            tracing_subscriber::registry().with(tracing_subscriber::Layer::with_filter(
+                layer,
+                scimlet::logging::filter(Some("trace"), "trace"),
+            ));
         tracing::subscriber::set_global_default(subscriber).expect("no other subscriber");
         logs
     })
@@ -346,4 +353,83 @@ async fn the_request_line_names_the_token_and_the_reason_but_no_values() {
         assert!(line.contains(expected), "{expected} in {line}");
     }
     assert!(!text.contains(&issued.token), "{text}");
+}
+
+/// Everything a request carries that identifies a person or grants access stays out of the
+/// logs, at the most verbose level, on DynamoDB (whose SDK logs too): tokens and secrets,
+/// passwords, attribute values, filter values.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_secret_or_personal_is_logged_at_any_level() {
+    let logs = captured_logs();
+    let app = crate::helpers::spawn_app(crate::helpers::Backend::Dynamo).await;
+    let secret = app.token.rsplit('_').next().unwrap().to_owned();
+    let forged = app
+        .token
+        .replace(&secret, "WRONG-SECRET-guess-0000000000000000000000");
+    let client = reqwest::Client::new();
+    for token in [forged.as_str(), "scimlet_0000000000000000_nope", "garbage"] {
+        let r = client
+            .get(format!("{}/Users", app.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    let user = app
+        .create_user(
+            "alice.private@example.com",
+            json!({"password": "Sup3r-Secret-Pw!", "externalId": "ext-PRIVATE-42",
+                "name": {"familyName": "Privatesurname"}}),
+        )
+        .await;
+    let path = format!("/Users/{}", user["id"].as_str().unwrap());
+    app.list_users(&[(
+        "filter",
+        "userName eq \"alice.private@example.com\" or emails co \"FILTER-PRIVATE\"",
+    )])
+    .await;
+    app.request(
+        Method::PATCH,
+        &path,
+        Some(
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "emails[value eq \"PATCH-PRIVATE\"].value",
+                "value": "new-PRIVATE@example.com"}]}),
+        ),
+    )
+    .await
+    .assert_error(400, Some("noTarget"));
+    app.request(
+        Method::PATCH,
+        &path,
+        Some(
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "userName", "value": "  "}]}),
+        ),
+    )
+    .await
+    .assert_error(400, Some("invalidValue"));
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    assert!(
+        text.contains("request"),
+        "the request lines were captured:\n{text}"
+    );
+    for private in [
+        app.token.as_str(),
+        secret.as_str(),
+        "WRONG-SECRET",
+        "Sup3r-Secret-Pw!",
+        "alice.private",
+        "ext-PRIVATE-42",
+        "Privatesurname",
+        "FILTER-PRIVATE",
+        "PATCH-PRIVATE",
+        "new-PRIVATE",
+    ] {
+        assert!(
+            !text.contains(private),
+            "'{private}' is in the logs:\n{text}"
+        );
+    }
 }
