@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -78,6 +78,11 @@ pub fn verify_secret(secret: &str, phc: &str) -> bool {
         return false;
     };
     hasher().is_ok_and(|h| h.verify_password(secret.as_bytes(), &parsed).is_ok())
+}
+
+/// How many argon2id verifications run at once: one per core this process may use.
+pub fn argon2_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// Hashes on tokio's blocking pool so the async workers keep serving.
@@ -201,6 +206,10 @@ pub struct Authenticator {
     /// When each token's use was last noted by this container.
     noted: Arc<Mutex<HashMap<String, Instant>>>,
     verifications: Arc<AtomicU64>,
+    /// One permit per core: argon2id verifications running at once.
+    argon2_slots: Arc<tokio::sync::Semaphore>,
+    argon2_running: Arc<AtomicUsize>,
+    argon2_peak: Arc<AtomicUsize>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -229,6 +238,9 @@ impl Authenticator {
             failures: Arc::default(),
             noted: Arc::default(),
             verifications: Arc::default(),
+            argon2_slots: Arc::new(tokio::sync::Semaphore::new(argon2_concurrency())),
+            argon2_running: Arc::default(),
+            argon2_peak: Arc::default(),
         }
     }
 
@@ -325,10 +337,19 @@ impl Authenticator {
         self.delay_after_failures(parsed.id).await;
         let secret = parsed.secret.to_owned();
         let phc = record.hash.clone();
-        self.verifications.fetch_add(1, Ordering::Relaxed);
-        let ok = tokio::task::spawn_blocking(move || verify_secret(&secret, &phc))
+        // At most one verification per core at a time: each takes a core and 19 MiB, and a
+        // burst of new tokens (or guesses) must not take the whole machine.
+        let _slot = self
+            .argon2_slots
+            .acquire()
             .await
             .map_err(ScimError::internal)?;
+        self.verifications.fetch_add(1, Ordering::Relaxed);
+        let running = self.argon2_running.fetch_add(1, Ordering::SeqCst) + 1;
+        self.argon2_peak.fetch_max(running, Ordering::SeqCst);
+        let ok = tokio::task::spawn_blocking(move || verify_secret(&secret, &phc)).await;
+        self.argon2_running.fetch_sub(1, Ordering::SeqCst);
+        let ok = ok.map_err(ScimError::internal)?;
         if ok {
             Ok(())
         } else {
@@ -404,6 +425,12 @@ impl Authenticator {
             *entry = (0, Instant::now());
         }
         entry.0 += 1;
+    }
+
+    /// The most argon2id verifications that ran at once (for tests and diagnostics); at most
+    /// [`argon2_concurrency`].
+    pub fn argon2_peak(&self) -> usize {
+        self.argon2_peak.load(Ordering::SeqCst)
     }
 
     /// How many argon2id verifications this authenticator has run (for tests and diagnostics).
@@ -514,6 +541,35 @@ mod tests {
         );
         assert!(auth.authenticate(None).await.is_err());
         assert!(auth.authenticate(Some("Basic abc")).await.is_err());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn argon2_verifications_run_at_most_one_per_core_at_once() {
+        let (store, auth, _) = setup().await;
+        let tenant = TenantId::new("acme").unwrap();
+        let mut headers = Vec::new();
+        for _ in 0..(3 * argon2_concurrency() + 2) {
+            let issued = issue_token(&tenant, None, None, "now".into()).unwrap();
+            store.put_token(&issued.record).await.unwrap();
+            headers.push(format!("Bearer {}", issued.token));
+        }
+        let auth = Arc::new(auth);
+        let tasks: Vec<_> = headers
+            .into_iter()
+            .map(|h| {
+                let auth = Arc::clone(&auth);
+                tokio::spawn(async move { auth.authenticate(Some(&h)).await.map(|_| ()) })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        assert!(auth.argon2_peak() >= 1);
+        assert!(
+            auth.argon2_peak() <= argon2_concurrency(),
+            "{}",
+            auth.argon2_peak()
+        );
     }
 
     #[tokio::test]
