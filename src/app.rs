@@ -173,8 +173,8 @@ impl App {
             base_url: &base,
             shape: Shape::from_query(|name| query.get(name)),
             preconditions: Preconditions {
-                if_match: header(headers, IF_MATCH.as_str()).map(str::to_owned),
-                if_none_match: header(headers, IF_NONE_MATCH.as_str()).map(str::to_owned),
+                if_match: precondition(headers, IF_MATCH.as_str())?,
+                if_none_match: precondition(headers, IF_NONE_MATCH.as_str())?,
             },
         };
         dispatch(&ctx, route, &query, body).await
@@ -183,6 +183,19 @@ impl App {
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A precondition header as sent: one that cannot be read is refused, never ignored (an
+/// ignored `If-Match` would let the write through unconditionally).
+fn precondition(headers: &HeaderMap, name: &str) -> Result<Option<String>, ScimError> {
+    headers
+        .get(name)
+        .map(|v| {
+            v.to_str().map(str::to_owned).map_err(|_| {
+                ScimError::BadRequest(format!("the {name} header is not a list of entity tags"))
+            })
+        })
+        .transpose()
 }
 
 async fn dispatch(
