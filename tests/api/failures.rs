@@ -285,17 +285,31 @@ async fn a_500_inside_bulk_is_logged_like_a_500_outside_it() {
     assert!(!text.contains("secret-person"), "{text}");
 }
 
-#[tokio::test]
-async fn a_token_used_close_to_its_expiry_is_warned_about_and_its_use_recorded() {
-    let logs = captured_logs();
+/// A server on a fresh memory store with one tenant and a token valid for `valid_days`.
+async fn serve_memory(
+    valid_days: Option<u32>,
+) -> (
+    Arc<MemoryStore>,
+    TenantId,
+    scimlet::auth::IssuedToken,
+    String,
+    tokio::sync::oneshot::Sender<()>,
+) {
     let store = Arc::new(MemoryStore::new());
     let tenant = fresh_tenant_id();
     admin::create_tenant(store.as_ref(), &tenant).await.unwrap();
-    let issued = admin::issue(store.as_ref(), &tenant, None, Some(10))
+    let issued = admin::issue(store.as_ref(), &tenant, None, valid_days)
         .await
         .unwrap();
     let app = App::new(Config::default(), store.clone(), store.clone());
-    let (base, _shutdown) = serve_on_port_0(app).await;
+    let (base, shutdown) = serve_on_port_0(app).await;
+    (store, tenant, issued, base, shutdown)
+}
+
+#[tokio::test]
+async fn a_token_used_close_to_its_expiry_is_warned_about_and_its_use_recorded() {
+    let logs = captured_logs();
+    let (store, tenant, issued, base, _shutdown) = serve_memory(Some(10)).await;
     let client = reqwest::Client::new();
     for _ in 0..2 {
         let r = client
@@ -322,14 +336,7 @@ async fn a_token_used_close_to_its_expiry_is_warned_about_and_its_use_recorded()
 #[tokio::test]
 async fn the_request_line_names_the_token_and_the_reason_but_no_values() {
     let logs = captured_logs();
-    let store = Arc::new(MemoryStore::new());
-    let tenant = fresh_tenant_id();
-    admin::create_tenant(store.as_ref(), &tenant).await.unwrap();
-    let issued = admin::issue(store.as_ref(), &tenant, None, None)
-        .await
-        .unwrap();
-    let app = App::new(Config::default(), store.clone(), store);
-    let (base, _shutdown) = serve_on_port_0(app).await;
+    let (_, tenant, issued, base, _shutdown) = serve_memory(None).await;
     let r = reqwest::Client::new()
         .post(format!("{base}/Users"))
         .bearer_auth(&issued.token)
