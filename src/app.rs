@@ -120,6 +120,36 @@ impl App {
         response
     }
 
+    /// The per-tenant rate limit (`Config::tenant_rate_limit`): one conditional write per
+    /// request, shared by every container. If the store cannot count, the request goes ahead
+    /// (the limit protects other tenants; it must not become an outage of its own).
+    async fn take_request_slot(&self, tenant: &TenantId) -> Result<(), ScimError> {
+        let config = &self.inner.config;
+        let Some(limit) = config.tenant_rate_limit else {
+            return Ok(());
+        };
+        let window_secs = config.tenant_rate_window.as_secs().max(1);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let window = i64::try_from(now / window_secs).unwrap_or(i64::MAX);
+        match self
+            .inner
+            .store
+            .take_request_slot(tenant, window, limit)
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ScimError::Throttled {
+                retry_after_secs: u32::try_from(window_secs - now % window_secs).unwrap_or(1),
+            }),
+            Err(err) => {
+                tracing::warn!(error = %err, "could not count a request for the tenant rate limit");
+                Ok(())
+            }
+        }
+    }
+
     async fn process(
         &self,
         request: &Request<Bytes>,
@@ -145,6 +175,7 @@ impl App {
             .await?;
         log.tenant = Some(principal.tenant.clone());
         log.token_id = Some(principal.token_id.clone());
+        self.take_request_slot(&principal.tenant).await?;
         let body = request.body();
         if body.len() > config.max_body_bytes {
             return Err(ScimError::PayloadTooLarge(format!(

@@ -14,6 +14,7 @@
 //! | `SCIMLET_SCHEMA_EXTENSIONS_FILE` | – | the same, read from a file |
 //! | `SCIMLET_MAX_RESPONSE_BYTES` | `5242880` | bytes of resources one response carries (Lambda answers at most 6 MB): a list page ends early beyond it, a single larger resource is 400 `tooMany` |
 //! | `SCIMLET_GROUP_RESPONSE_MAX_MEMBERS` | `1000` | a group PATCH or PUT answers 200 with the group up to this many members, 204 beyond (RFC 7644 §3.5.2) |
+//! | `SCIMLET_TENANT_RATE_LIMIT` | `0` (off) | requests per second one tenant may make, counted across every container (429 with `Retry-After` beyond), so one tenant's initial sync cannot use up the stage's shared limit |
 //! | `SCIMLET_LOG_FORMAT` | `tracing` | `emf`: the request log line is a CloudWatch embedded metric format document (the template sets it for Lambda; see [`crate::request_log`]) |
 
 use std::time::Duration;
@@ -48,6 +49,11 @@ pub struct Config {
     pub group_response_max_members: u64,
     /// Bytes of resources one response may carry.
     pub max_response_bytes: usize,
+    /// Requests one tenant may make per window (`None`: no per-tenant limit), counted in the
+    /// store so that every container sees the same count.
+    pub tenant_rate_limit: Option<u32>,
+    /// The window of `tenant_rate_limit`.
+    pub tenant_rate_window: Duration,
 }
 
 impl Default for Config {
@@ -65,6 +71,8 @@ impl Default for Config {
             log_format: LogFormat::Tracing,
             group_response_max_members: 1000,
             max_response_bytes: 5 * 1024 * 1024,
+            tenant_rate_limit: None,
+            tenant_rate_window: Duration::from_secs(1),
         }
     }
 }
@@ -168,6 +176,11 @@ impl Config {
             config.default_page_size = usize::try_from(n)
                 .map_err(|_| invalid("SCIMLET_DEFAULT_PAGE_SIZE", "too large"))?;
         }
+        if let Some(n) = number("SCIMLET_TENANT_RATE_LIMIT")? {
+            let n =
+                u32::try_from(n).map_err(|_| invalid("SCIMLET_TENANT_RATE_LIMIT", "too large"))?;
+            config.tenant_rate_limit = (n > 0).then_some(n);
+        }
         if let Some(n) = number("SCIMLET_MAX_SCAN")? {
             config.max_scan =
                 usize::try_from(n).map_err(|_| invalid("SCIMLET_MAX_SCAN", "too large"))?;
@@ -242,6 +255,12 @@ mod tests {
         assert_eq!(c.public_url.as_deref(), Some("https://x.example/scim/v2"));
         assert_eq!(c.base_path, "/api/scim");
         assert_eq!(c.max_body_bytes, 2048);
+        assert_eq!(defaults.tenant_rate_limit, None);
+        let limited = from(&[("SCIMLET_TENANT_RATE_LIMIT", "50")]).unwrap();
+        assert_eq!(limited.tenant_rate_limit, Some(50));
+        let off = from(&[("SCIMLET_TENANT_RATE_LIMIT", "0")]).unwrap();
+        assert_eq!(off.tenant_rate_limit, None);
+        assert!(from(&[("SCIMLET_TENANT_RATE_LIMIT", "-1")]).is_err());
     }
 
     #[test]

@@ -44,6 +44,8 @@ struct State {
     memberships: BTreeMap<(TenantId, MemberRef), BTreeSet<String>>,
     /// Page anchors: (tenant, kind, listing) → position → (id it follows, when written).
     anchors: BTreeMap<ResourceKey, Anchors>,
+    /// Requests counted per (tenant, window) for the per-tenant rate limit.
+    request_counts: HashMap<(TenantId, i64), u32>,
     /// Live resources per (tenant, kind), kept with every write so counting is O(1).
     counts: HashMap<(TenantId, ResourceKind), u64>,
 }
@@ -560,6 +562,26 @@ impl ResourceStore for MemoryStore {
                 .insert(id.to_owned());
         }
         Ok(())
+    }
+
+    async fn take_request_slot(
+        &self,
+        tenant: &TenantId,
+        window: i64,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        // Older windows are done with.
+        s.request_counts.retain(|(_, w), _| *w >= window);
+        let count = s
+            .request_counts
+            .entry((tenant.clone(), window))
+            .or_default();
+        if *count >= limit {
+            return Ok(false);
+        }
+        *count += 1;
+        Ok(true)
     }
 
     async fn list(

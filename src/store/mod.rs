@@ -217,6 +217,16 @@ pub trait ResourceStore: Send + Sync {
         values: &[UniqueValue],
     ) -> Result<(), StoreError>;
 
+    /// Counts one request of the tenant in the window `window` (a number that grows with
+    /// time), unless `limit` requests were counted in it already: whether this one fits. One
+    /// conditional write; the window's count expires by itself.
+    async fn take_request_slot(
+        &self,
+        tenant: &TenantId,
+        window: i64,
+        limit: u32,
+    ) -> Result<bool, StoreError>;
+
     /// Lists resources in id order, starting after `after`, at most `limit` of them.
     async fn list(
         &self,

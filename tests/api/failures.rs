@@ -135,6 +135,9 @@ impl ResourceStore for BrokenStore {
     ) -> Result<(), StoreError> {
         self.fail()
     }
+    async fn take_request_slot(&self, _: &TenantId, _: i64, _: u32) -> Result<bool, StoreError> {
+        self.fail()
+    }
     async fn count(&self, _: &TenantId, _: ResourceKind) -> Result<u64, StoreError> {
         self.fail()
     }

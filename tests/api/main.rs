@@ -9,6 +9,7 @@ mod cursor;
 mod discovery;
 mod extensions;
 mod failures;
+mod fair_limits;
 mod fidelity;
 mod groups;
 mod helpers;

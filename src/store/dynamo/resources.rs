@@ -21,6 +21,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 
 use super::edges::{self, Edge};
@@ -1113,6 +1114,38 @@ impl ResourceStore for DynamoStore {
         match self.run(plan, StoreError::VersionMismatch).await {
             Err(StoreError::VersionMismatch) => Err(self.version_failure(tenant, kind, id).await?),
             other => other,
+        }
+    }
+
+    async fn take_request_slot(
+        &self,
+        tenant: &TenantId,
+        window: i64,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("PK", s(keys::rate_pk(tenant)))
+            .key("SK", s(window.to_string()))
+            .update_expression("ADD #n :one SET expiresAt = if_not_exists(expiresAt, :ttl)")
+            .condition_expression("attribute_not_exists(#n) OR #n < :limit")
+            .expression_attribute_names("#n", "count")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(limit))
+            // Gone (by TTL) well after its window: the window is a second or more, in seconds
+            // since the epoch divided by the window length, so an hour of them at most.
+            .expression_attribute_values(
+                ":ttl",
+                n(time::OffsetDateTime::now_utc().unix_timestamp() + 3600),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.code() == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(err) => Err(super::sdk_error(err)),
         }
     }
 
