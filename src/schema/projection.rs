@@ -209,7 +209,7 @@ fn remove(value: &mut Value, tree: &Tree) {
         Value::Object(map) => {
             for (name, sub) in &tree.children {
                 if sub.all {
-                    map.remove(name);
+                    map.shift_remove(name);
                 } else if let Some(inner) = map.get_mut(name) {
                     remove(inner, sub);
                 }
