@@ -15,6 +15,7 @@ mod groups;
 mod helpers;
 mod iam;
 mod idp;
+mod isolation;
 mod lambda;
 mod limits;
 mod migrate;
