@@ -306,6 +306,36 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_external_id_is_looked_up_in_the_index_not_scanned() {
+        let f = parsed("externalId eq \"Ext-1\"");
+        let not_unique = |d: &AttributeDef| d.name != "externalId";
+        assert_eq!(
+            plan(Some(&f), &USER_TYPE, not_unique).unwrap(),
+            Plan::Lookup {
+                lookup: Lookup::Indexed(UniqueValue {
+                    attr: "externalId",
+                    normalized: "Ext-1".into(),
+                }),
+                filter: &f,
+            }
+        );
+        // Where the tenant keeps it unique, its guard answers.
+        assert!(matches!(
+            plan(Some(&f), &GROUP_TYPE, |_| true).unwrap(),
+            Plan::Lookup {
+                lookup: Lookup::Unique(_),
+                ..
+            }
+        ));
+        // Group names the tenant does not keep unique are not indexed: scanned.
+        let g = parsed("displayName eq \"Ops\"");
+        assert_eq!(
+            plan(Some(&g), &GROUP_TYPE, |_| false).unwrap(),
+            Plan::Scan(&g)
+        );
+    }
+
+    #[test]
     fn values_no_resource_can_have_match_nothing() {
         for text in [
             "id eq \"not-an-id\"".to_owned(),
