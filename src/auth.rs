@@ -13,7 +13,9 @@
 //! revocation is honoured within that TTL. When the TTL has passed, the token's record is read
 //! again (one `GetItem`, plus the tenant's for its settings) and, if its stored hash, tenant and
 //! expiry are unchanged, the entry is renewed without running argon2 again: a warm Lambda pays
-//! the hash once per token, not once per TTL.
+//! the hash once per token, not once per TTL. At most one argon2id verification per core runs
+//! at once. On a verification or renewal, a token's last use is recorded (at most once an hour)
+//! and a token expiring within 30 days is warned about, by tenant and token id.
 
 use std::collections::HashMap;
 use std::fmt;
