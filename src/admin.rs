@@ -292,6 +292,32 @@ pub async fn prune(
     Ok(pruned)
 }
 
+/// A tenant's recent activity, newest first (only errors with `errors_only`), at most `limit`
+/// entries.
+pub async fn recent_activity(
+    directory: &dyn Directory,
+    store: &dyn ResourceStore,
+    tenant: &TenantId,
+    limit: usize,
+    errors_only: bool,
+) -> Result<Vec<crate::domain::ActivityEntry>, AdminError> {
+    if directory.get_tenant(tenant).await?.is_none() {
+        return Err(AdminError::NoSuchTenant(tenant.clone()));
+    }
+    // Read more than asked when filtering, so that errors among recent successes are found.
+    let read = if errors_only {
+        limit.saturating_mul(4)
+    } else {
+        limit
+    };
+    let mut entries = store.recent_activity(tenant, read).await?;
+    if errors_only {
+        entries.retain(crate::domain::ActivityEntry::is_error);
+    }
+    entries.truncate(limit);
+    Ok(entries)
+}
+
 /// Now, as Unix seconds.
 pub fn unix_now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()

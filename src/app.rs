@@ -13,9 +13,10 @@ use http::header::{AUTHORIZATION, IF_MATCH, IF_NONE_MATCH};
 use http::{HeaderMap, Method, Request, Response};
 use serde_json::json;
 
+use crate::activity::Sampler;
 use crate::auth::Authenticator;
 use crate::config::Config;
-use crate::domain::TenantId;
+use crate::domain::{ActivityEntry, TenantId};
 use crate::error::ScimError;
 use crate::http::query::QueryParams;
 use crate::http::response::{error_response, reply_response};
@@ -36,6 +37,7 @@ struct Inner {
     config: Config,
     store: Arc<dyn ResourceStore>,
     auth: Authenticator,
+    activity: Sampler,
 }
 
 impl std::fmt::Debug for App {
@@ -67,6 +69,7 @@ impl App {
                 config,
                 store,
                 auth,
+                activity: Sampler::default(),
             }),
         }
     }
@@ -117,7 +120,40 @@ impl App {
             latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         };
         request_log::write(&self.inner.config.log_format, &record);
+        self.keep_activity(&record).await;
         response
+    }
+
+    /// Adds the request to its tenant's recent activity if the sampler keeps it. A failure is
+    /// logged and never affects the response.
+    async fn keep_activity(&self, record: &RequestRecord<'_>) {
+        let Some(tenant) = record.tenant.and_then(|t| TenantId::new(t).ok()) else {
+            return;
+        };
+        if !self.inner.config.record_activity {
+            return;
+        }
+        let now = time::OffsetDateTime::now_utc();
+        let minute = u64::try_from(now.unix_timestamp() / 60).unwrap_or(0);
+        if !self
+            .inner
+            .activity
+            .admit(&tenant, record.route, record.status >= 400, minute)
+        {
+            return;
+        }
+        let entry = ActivityEntry {
+            at: crate::clock::now_rfc3339(),
+            route: record.route.to_owned(),
+            method: record.method.to_owned(),
+            status: record.status,
+            scim_type: record.scim_type.map(str::to_owned),
+            reason: record.reason.map(str::to_owned),
+            token_id: record.token_id.map(str::to_owned),
+        };
+        if let Err(err) = self.inner.store.record_activity(&tenant, &entry).await {
+            tracing::debug!(error = %err, "could not keep a tenant activity entry");
+        }
     }
 
     /// The per-tenant rate limit (`Config::tenant_rate_limit`): one conditional write per

@@ -15,6 +15,7 @@
 //! | `SCIMLET_MAX_RESPONSE_BYTES` | `5242880` | bytes of resources one response carries (Lambda answers at most 6 MB): a list page ends early beyond it, a single larger resource is 400 `tooMany` |
 //! | `SCIMLET_GROUP_RESPONSE_MAX_MEMBERS` | `1000` | a group PATCH or PUT answers 200 with the group up to this many members, 204 beyond (RFC 7644 §3.5.2) |
 //! | `SCIMLET_TENANT_RATE_LIMIT` | `0` (off) | requests per second one tenant may make, counted across every container (429 with `Retry-After` beyond), so one tenant's initial sync cannot use up the stage's shared limit |
+//! | `SCIMLET_ACTIVITY` | on | `off`: keep no per-tenant activity (errors and sampled successes, shown by `scimlet tenant activity`) |
 //! | `SCIMLET_LOG_FORMAT` | `tracing` | `emf`: the request log line is a CloudWatch embedded metric format document (the template sets it for Lambda; see [`crate::request_log`]) |
 
 use std::time::Duration;
@@ -54,6 +55,10 @@ pub struct Config {
     pub tenant_rate_limit: Option<u32>,
     /// The window of `tenant_rate_limit`.
     pub tenant_rate_window: Duration,
+    /// Whether each tenant's recent activity is kept (errors, and sampled successes; see
+    /// [`crate::activity`]). On when read from the environment; off in `Config::default()`,
+    /// so that tests count only the calls that serve a request.
+    pub record_activity: bool,
 }
 
 impl Default for Config {
@@ -73,6 +78,7 @@ impl Default for Config {
             max_response_bytes: 5 * 1024 * 1024,
             tenant_rate_limit: None,
             tenant_rate_window: Duration::from_secs(1),
+            record_activity: false,
         }
     }
 }
@@ -102,7 +108,10 @@ impl Config {
 
     /// Reads settings through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut config = Config::default();
+        let mut config = Config {
+            record_activity: !matches!(lookup("SCIMLET_ACTIVITY").as_deref(), Some("off")),
+            ..Config::default()
+        };
         if let Some(url) = lookup("SCIMLET_PUBLIC_URL").filter(|v| !v.is_empty()) {
             config.public_url = Some(url);
         }

@@ -23,6 +23,7 @@
 //! The SCIM core (everything but `store::dynamo` and `http::lambda`) names no AWS or Lambda
 //! type; see ARCHITECTURE.md for the invariants.
 
+pub mod activity;
 pub mod admin;
 pub mod app;
 pub mod auth;

@@ -264,6 +264,20 @@ enum TenantCommand {
     },
     /// List tenants with their settings.
     List(DynamoArgs),
+    /// Show a tenant's recent activity, newest first: every error (time, operation, status,
+    /// scimType, reason) and sampled successes (one per operation and minute).
+    Activity {
+        /// Tenant id.
+        name: String,
+        /// Only errors.
+        #[arg(long)]
+        errors: bool,
+        /// How many entries at most.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[command(flatten)]
+        dynamo: DynamoArgs,
+    },
     /// Show one tenant: its settings and its tokens.
     Show {
         /// Tenant id.
@@ -647,6 +661,48 @@ async fn tenant(command: TenantCommand, out: Output) -> CliResult {
                         .join("\n")
                 },
                 || tenants.iter().map(tenant_json).collect(),
+            );
+        }
+        TenantCommand::Activity {
+            name,
+            errors,
+            limit,
+            dynamo,
+        } => {
+            let store = dynamo.store().await?;
+            let id = tenant_id(&name)?;
+            let entries = admin::recent_activity(&store, &store, &id, limit, errors).await?;
+            out.print(
+                || {
+                    entries
+                        .iter()
+                        .map(|e| {
+                            format!(
+                                "{}\t{} {}\t{}\t{}\t{}\ttoken {}",
+                                e.at,
+                                e.method,
+                                e.route,
+                                e.status,
+                                e.scim_type.as_deref().unwrap_or("-"),
+                                e.reason.as_deref().unwrap_or("-"),
+                                e.token_id.as_deref().unwrap_or("-")
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                },
+                || {
+                    entries
+                        .iter()
+                        .map(|e| {
+                            serde_json::json!({
+                                "at": e.at, "method": e.method, "route": e.route,
+                                "status": e.status, "scimType": e.scim_type,
+                                "reason": e.reason, "tokenId": e.token_id,
+                            })
+                        })
+                        .collect()
+                },
             );
         }
         TenantCommand::Show { name, dynamo } => {

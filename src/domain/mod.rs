@@ -9,5 +9,5 @@ pub use resource::{
     Link, MemberRef, Resource, ResourceKind, UniqueValue, Version, is_resource_id, new_resource_id,
 };
 pub use tenant::{
-    InvalidTenantId, TOKEN_GRACE_SECS, Tenant, TenantId, TenantSettings, TokenRecord,
+    ActivityEntry, InvalidTenantId, TOKEN_GRACE_SECS, Tenant, TenantId, TenantSettings, TokenRecord,
 };

@@ -150,6 +150,33 @@ pub struct TokenRecord {
     pub last_used: Option<i64>,
 }
 
+/// One request as a tenant's recent activity shows it: what was done and how it ended, never
+/// values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityEntry {
+    /// RFC 3339 time.
+    pub at: String,
+    /// The route's name (`users.create`, …).
+    pub route: String,
+    /// The HTTP method.
+    pub method: String,
+    /// The response status.
+    pub status: u16,
+    /// For an error: its `scimType`, if any.
+    pub scim_type: Option<String>,
+    /// For an error: its category.
+    pub reason: Option<String>,
+    /// The token that authenticated it.
+    pub token_id: Option<String>,
+}
+
+impl ActivityEntry {
+    /// Whether it records an error (4xx or 5xx).
+    pub fn is_error(&self) -> bool {
+        self.status >= 400
+    }
+}
+
 /// How long an expired token stays in the table (listed as expired) before the table's TTL
 /// deletes it: 90 days.
 pub const TOKEN_GRACE_SECS: i64 = 90 * 86_400;

@@ -9,6 +9,7 @@
 //! | uniqueness guard | `T#<tid>#UNIQ#<User or Group>.<attr>#<normalised value>` | `UNIQ` | `T#<tid>#GUARDS` / its PK |
 //! | lookup-index entry (`externalId`; values may be shared) | `T#<tid>#LOOKUP#<User or Group>.<attr>#<value>` | `ID#<id>` | `T#<tid>#GUARDS` / its PK `#` id |
 //! | counter shard | `T#<tid>#COUNT` | `USERS#<00-15>` / `GROUPS#<00-15>` (format 1: `USERS` / `GROUPS`) | – |
+//! | activity entry | `T#<tid>#ACTIVITY` | `<RFC 3339 time>#<random>` | – |
 //! | request count (rate limit) | `T#<tid>#RATE` | `<window number>` | – |
 //! | page anchor | `T#<tid>#ANCHORS#<USERS or GROUPS>#<listing>` | `<position, 20 digits>` | – |
 //! | group→member edge | `T#<tid>#G#<gid>` | `MEMBER#<U or G>#<id>` | – |
@@ -116,6 +117,11 @@ pub const LOOKUP_PREFIX: &str = "ID#";
 /// Sort key of the lookup-index entry of resource `id`.
 pub fn lookup_sk(id: &str) -> String {
     format!("{LOOKUP_PREFIX}{id}")
+}
+
+/// Partition key of a tenant's recent activity (sort key: time, then a random suffix).
+pub fn activity_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}#ACTIVITY")
 }
 
 /// Partition key of a tenant's request counts (per-tenant rate limit), one item per window.

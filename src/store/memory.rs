@@ -17,7 +17,8 @@ use super::{
     ResourcePage, ResourceStore, Retirement, StoreError, Write, WriteOp,
 };
 use crate::domain::{
-    Link, MemberRef, Resource, ResourceKind, Tenant, TenantId, TokenRecord, UniqueValue, Version,
+    ActivityEntry, Link, MemberRef, Resource, ResourceKind, Tenant, TenantId, TokenRecord,
+    UniqueValue, Version,
 };
 
 /// The in-memory store (both traits).
@@ -44,6 +45,8 @@ struct State {
     memberships: BTreeMap<(TenantId, MemberRef), BTreeSet<String>>,
     /// Page anchors: (tenant, kind, listing) → position → (id it follows, when written).
     anchors: BTreeMap<ResourceKey, Anchors>,
+    /// Each tenant's recent activity, oldest first, at most [`MAX_ACTIVITY`] entries.
+    activity: HashMap<TenantId, std::collections::VecDeque<ActivityEntry>>,
     /// Requests counted per (tenant, window) for the per-tenant rate limit.
     request_counts: HashMap<(TenantId, i64), u32>,
     /// Live resources per (tenant, kind), kept with every write so counting is O(1).
@@ -52,6 +55,10 @@ struct State {
 
 /// One listing's page anchors: position → (id it follows, when written).
 type Anchors = BTreeMap<u64, (String, Instant)>;
+
+/// Activity entries kept per tenant (the oldest go first; the table's TTL plays this part on
+/// DynamoDB).
+const MAX_ACTIVITY: usize = 1000;
 
 /// Anchors kept per listing (the oldest positions go first).
 const MAX_ANCHORS_PER_LISTING: usize = 10_000;
@@ -564,6 +571,33 @@ impl ResourceStore for MemoryStore {
         Ok(())
     }
 
+    async fn record_activity(
+        &self,
+        tenant: &TenantId,
+        entry: &ActivityEntry,
+    ) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let kept = s.activity.entry(tenant.clone()).or_default();
+        if kept.len() >= MAX_ACTIVITY {
+            kept.pop_front();
+        }
+        kept.push_back(entry.clone());
+        Ok(())
+    }
+
+    async fn recent_activity(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+    ) -> Result<Vec<ActivityEntry>, StoreError> {
+        Ok(self
+            .lock()
+            .activity
+            .get(tenant)
+            .map(|kept| kept.iter().rev().take(limit).cloned().collect())
+            .unwrap_or_default())
+    }
+
     async fn take_request_slot(
         &self,
         tenant: &TenantId,
@@ -671,6 +705,7 @@ impl ResourceStore for MemoryStore {
         s.deleted.retain(|(t, _, _), _| t != tenant);
         s.guards.retain(|(t, _, _, _), _| t != tenant);
         s.lookups.retain(|(t, _, _, _), _| t != tenant);
+        s.activity.remove(tenant);
         s.members.retain(|(t, _), _| t != tenant);
         s.memberships.retain(|(t, _), _| t != tenant);
         Ok(())

@@ -20,8 +20,12 @@ pub use write::{Applied, DisplayRefresh, LookupDelta, MemberDelta, Retirement, W
 use async_trait::async_trait;
 
 use crate::domain::{
-    Link, MemberRef, Resource, ResourceKind, Tenant, TenantId, TokenRecord, UniqueValue, Version,
+    ActivityEntry, Link, MemberRef, Resource, ResourceKind, Tenant, TenantId, TokenRecord,
+    UniqueValue, Version,
 };
+
+/// How long a tenant's activity entries are kept.
+pub const ACTIVITY_TTL: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
 
 /// A page of resources in id order.
 #[derive(Debug, Default)]
@@ -260,6 +264,21 @@ pub trait ResourceStore: Send + Sync {
 
     /// Removes every item of the tenant (resources, edges, guards, counters).
     async fn purge(&self, tenant: &TenantId) -> Result<(), StoreError>;
+
+    /// Keeps one entry of the tenant's recent activity (expiring after
+    /// [`ACTIVITY_TTL`]).
+    async fn record_activity(
+        &self,
+        tenant: &TenantId,
+        entry: &ActivityEntry,
+    ) -> Result<(), StoreError>;
+
+    /// The tenant's most recent activity, newest first, at most `limit` entries.
+    async fn recent_activity(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+    ) -> Result<Vec<ActivityEntry>, StoreError>;
 }
 
 /// Tenants and tokens: not tenant-scoped, used by authentication and the CLI.

@@ -362,6 +362,33 @@ async fn table_tenant_and_token_commands_work_on_dynamodb() {
     let (ok, _, err) = call(restore).await;
     assert!(!ok && err.contains("no deleted User"), "{err}");
 
+    // The served requests show in the tenant's recent activity (errors, sampled successes).
+    let mut activity = with(&["tenant", "activity", "--output", "json"]);
+    activity.insert(2, tenant.clone());
+    let (ok, out, err) = call(activity.clone()).await;
+    assert!(ok, "{err}");
+    let entries: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let has = |route: &str, status: u64| {
+        entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["route"] == route && e["status"] == status)
+    };
+    assert!(has("users.create", 201) && has("users.get", 404), "{out}");
+    activity.push("--errors".into());
+    let (ok, out, err) = call(activity).await;
+    assert!(ok, "{err}");
+    let errors: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        errors
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["status"].as_u64().unwrap() >= 400),
+        "{out}"
+    );
+
     // Lifecycle: the server recorded the token's use; rotating with no overlap issues a
     // working successor and leaves the old token listed as expired until pruned.
     let json_list = |extra: &[&'static str]| {

@@ -135,6 +135,20 @@ impl ResourceStore for BrokenStore {
     ) -> Result<(), StoreError> {
         self.fail()
     }
+    async fn record_activity(
+        &self,
+        _: &TenantId,
+        _: &scimlet::domain::ActivityEntry,
+    ) -> Result<(), StoreError> {
+        self.fail()
+    }
+    async fn recent_activity(
+        &self,
+        _: &TenantId,
+        _: usize,
+    ) -> Result<Vec<scimlet::domain::ActivityEntry>, StoreError> {
+        self.fail()
+    }
     async fn take_request_slot(&self, _: &TenantId, _: i64, _: u32) -> Result<bool, StoreError> {
         self.fail()
     }

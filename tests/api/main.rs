@@ -1,6 +1,7 @@
 //! End-to-end tests over HTTP, one binary: every `both_stores!` test runs on the memory store
 //! and on DynamoDB Local (`SCIMLET_DYNAMODB_ENDPOINT`; `infra/test.sh` starts it).
 
+mod activity;
 mod bad_input;
 mod budget;
 mod bulk;

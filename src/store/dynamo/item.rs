@@ -12,7 +12,7 @@ use serde_json::{Map, Number, Value};
 use super::super::{StoreError, keys};
 use crate::domain::ResourceKind;
 use crate::domain::{
-    Resource, Tenant, TenantId, TenantSettings, TokenRecord, UniqueValue, Version,
+    ActivityEntry, Resource, Tenant, TenantId, TenantSettings, TokenRecord, UniqueValue, Version,
 };
 
 /// A DynamoDB item.
@@ -356,6 +356,48 @@ pub fn token_from_item(item: &Item) -> Result<TokenRecord, StoreError> {
         expires_at: get_opt_i64(item, "expires").or_else(|| get_opt_i64(item, "expiresAt")),
         label: get_opt_s(item, "label"),
         last_used: get_opt_i64(item, "lastUsed"),
+    })
+}
+
+/// The item of one activity entry of a tenant.
+pub fn activity_item(tenant: &TenantId, entry: &ActivityEntry, expires_at: i64) -> Item {
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let mut item = HashMap::from([
+        ("PK".to_owned(), s(keys::activity_pk(tenant))),
+        ("SK".to_owned(), s(format!("{}#{suffix}", entry.at))),
+    ]);
+    item.insert("v".into(), n(keys::FORMAT_VERSION));
+    item.insert("type".into(), s("Activity"));
+    item.insert("tenant".into(), s(tenant.as_str()));
+    item.insert("at".into(), s(entry.at.clone()));
+    item.insert("route".into(), s(entry.route.clone()));
+    item.insert("method".into(), s(entry.method.clone()));
+    item.insert("status".into(), n(entry.status));
+    for (name, value) in [
+        ("scimType", &entry.scim_type),
+        ("reason", &entry.reason),
+        ("tokenId", &entry.token_id),
+    ] {
+        if let Some(value) = value {
+            item.insert(name.into(), s(value.clone()));
+        }
+    }
+    item.insert("expiresAt".into(), n(expires_at));
+    item
+}
+
+/// Decodes an activity entry.
+pub fn activity_from_item(item: &Item) -> Result<ActivityEntry, StoreError> {
+    Ok(ActivityEntry {
+        at: get_s(item, "at")?.to_owned(),
+        route: get_s(item, "route")?.to_owned(),
+        method: get_s(item, "method")?.to_owned(),
+        status: get_opt_i64(item, "status")
+            .and_then(|v| u16::try_from(v).ok())
+            .unwrap_or(0),
+        scim_type: get_opt_s(item, "scimType"),
+        reason: get_opt_s(item, "reason"),
+        token_id: get_opt_s(item, "tokenId"),
     })
 }
 

@@ -27,7 +27,9 @@ use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 use super::edges::{self, Edge};
 use super::item::{self, Item, n, s};
 use super::{Cancelled, Cond, Conditional, DynamoStore, Expr};
-use crate::domain::{Link, MemberRef, Resource, ResourceKind, TenantId, UniqueValue, Version};
+use crate::domain::{
+    ActivityEntry, Link, MemberRef, Resource, ResourceKind, TenantId, UniqueValue, Version,
+};
 use crate::store::{
     Applied, DisplayRefresh, Linked, LookupDelta, MemberDelta, PageAnchor, ResourcePage,
     ResourceStore, Retirement, StoreError, Write, WriteOp, keys,
@@ -1115,6 +1117,48 @@ impl ResourceStore for DynamoStore {
             Err(StoreError::VersionMismatch) => Err(self.version_failure(tenant, kind, id).await?),
             other => other,
         }
+    }
+
+    async fn record_activity(
+        &self,
+        tenant: &TenantId,
+        entry: &ActivityEntry,
+    ) -> Result<(), StoreError> {
+        let ttl = i64::try_from(crate::store::ACTIVITY_TTL.as_secs()).unwrap_or(i64::MAX);
+        let expires = time::OffsetDateTime::now_utc()
+            .unix_timestamp()
+            .saturating_add(ttl);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item::activity_item(tenant, entry, expires)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(super::sdk_error)
+    }
+
+    async fn recent_activity(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+    ) -> Result<Vec<ActivityEntry>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", s(keys::activity_pk(tenant)))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
+            .send()
+            .await
+            .map_err(super::sdk_error)?;
+        out.items
+            .unwrap_or_default()
+            .iter()
+            .map(item::activity_from_item)
+            .collect()
     }
 
     async fn take_request_slot(
