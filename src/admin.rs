@@ -1,6 +1,7 @@
 //! Tenant and token administration, shared by the `scimlet` CLI, `scimlet serve` and the tests.
 
 use crate::auth::{IssuedToken, issue_token};
+use crate::clock::now_unix;
 use crate::domain::ResourceKind;
 use crate::domain::{Resource, Tenant, TenantId, TenantSettings, TokenRecord};
 use crate::error::ScimError;
@@ -228,8 +229,7 @@ pub async fn issue(
     label: Option<String>,
     valid_days: Option<u32>,
 ) -> Result<IssuedToken, AdminError> {
-    let expires_at = valid_days
-        .map(|days| time::OffsetDateTime::now_utc().unix_timestamp() + i64::from(days) * 86_400);
+    let expires_at = valid_days.map(|days| now_unix() + i64::from(days) * 86_400);
     let owner = tenant.clone();
     let issued =
         tokio::task::spawn_blocking(move || issue_token(&owner, label, expires_at, now_rfc3339()))
@@ -259,7 +259,7 @@ pub async fn rotate(
         .filter(|t| &t.tenant == tenant)
         .ok_or_else(|| AdminError::NoSuchToken(token_id.to_owned()))?;
     let successor = issue(directory, tenant, old.label.clone(), valid_days).await?;
-    let until = unix_now().saturating_add(overlap_secs.max(0));
+    let until = now_unix().saturating_add(overlap_secs.max(0));
     let expires = old.expires_at.map_or(until, |exp| exp.min(until));
     match directory
         .set_token_expiry(tenant, token_id, Some(expires))
@@ -279,10 +279,10 @@ pub async fn prune(
     directory: &dyn Directory,
     tenant: &TenantId,
 ) -> Result<Vec<String>, AdminError> {
-    let now = unix_now();
+    let now = now_unix();
     let mut pruned = Vec::new();
     for t in list_tokens(directory, tenant).await? {
-        if t.expires_at.is_some_and(|exp| exp <= now) {
+        if t.expired_at(now) {
             match directory.delete_token(tenant, &t.id).await {
                 Ok(()) | Err(StoreError::NotFound) => pruned.push(t.id),
                 Err(err) => return Err(err.into()),
@@ -316,11 +316,6 @@ pub async fn recent_activity(
     }
     entries.truncate(limit);
     Ok(entries)
-}
-
-/// Now, as Unix seconds.
-pub fn unix_now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// Lists a tenant's tokens (ids and metadata; secrets are not stored).

@@ -133,8 +133,7 @@ impl App {
         if !self.inner.config.record_activity {
             return;
         }
-        let now = time::OffsetDateTime::now_utc();
-        let minute = u64::try_from(now.unix_timestamp() / 60).unwrap_or(0);
+        let minute = u64::try_from(crate::clock::now_unix() / 60).unwrap_or(0);
         if !self
             .inner
             .activity
@@ -165,9 +164,7 @@ impl App {
             return Ok(());
         };
         let window_secs = config.tenant_rate_window.as_secs().max(1);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = u64::try_from(crate::clock::now_unix()).unwrap_or(0);
         let window = i64::try_from(now / window_secs).unwrap_or(i64::MAX);
         match self
             .inner

@@ -30,6 +30,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
+use crate::clock::now_unix;
 use crate::domain::{TenantId, TenantSettings, TokenRecord};
 use crate::error::ScimError;
 use crate::store::{Directory, StoreError};
@@ -226,10 +227,6 @@ fn unauthorized(detail: &str) -> ScimError {
     ScimError::Unauthorized(detail.to_owned())
 }
 
-fn now_unix() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 impl Authenticator {
     /// An authenticator whose cache keeps verified tokens for `ttl`.
     pub fn new(directory: Arc<dyn Directory>, ttl: Duration) -> Self {
@@ -267,7 +264,7 @@ impl Authenticator {
             .await
             .map_err(store_to_scim)?
             .ok_or_else(|| unauthorized("unknown or revoked bearer token"))?;
-        if record.expires_at.is_some_and(|exp| exp <= now_unix()) {
+        if record.expired_at(now_unix()) {
             return Err(unauthorized("the bearer token has expired"));
         }
         // The secret was verified against this very hash before: the record is unchanged, so

@@ -12,3 +12,8 @@ pub fn now_rfc3339() -> String {
         .format(&format)
         .unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".to_owned())
 }
+
+/// The current time as Unix seconds (token expiry, TTL attributes, rate windows).
+pub fn now_unix() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}

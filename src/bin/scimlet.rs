@@ -796,7 +796,7 @@ async fn token(command: TokenCommand, out: Output) -> CliResult {
             let store = dynamo.store().await?;
             let mut tokens = admin::list_tokens(&store, &tenant_id(&tenant)?).await?;
             if let Some(within) = expiring_within {
-                let horizon = admin::unix_now().saturating_add(within);
+                let horizon = scimlet::clock::now_unix().saturating_add(within);
                 tokens.retain(|t| t.expires_at.is_some_and(|exp| exp <= horizon));
             }
             out.print(
@@ -880,7 +880,7 @@ fn token_line(t: &scimlet::domain::TokenRecord) -> String {
 }
 
 fn is_expired(t: &scimlet::domain::TokenRecord) -> bool {
-    t.expires_at.is_some_and(|exp| exp <= admin::unix_now())
+    t.expired_at(scimlet::clock::now_unix())
 }
 
 fn format_unix(secs: i64) -> String {

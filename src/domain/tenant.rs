@@ -177,6 +177,13 @@ impl ActivityEntry {
     }
 }
 
+impl TokenRecord {
+    /// Whether it has expired by `now` (Unix seconds).
+    pub fn expired_at(&self, now: i64) -> bool {
+        self.expires_at.is_some_and(|exp| exp <= now)
+    }
+}
+
 /// How long an expired token stays in the table (listed as expired) before the table's TTL
 /// deletes it: 90 days.
 pub const TOKEN_GRACE_SECS: i64 = 90 * 86_400;

@@ -1125,9 +1125,7 @@ impl ResourceStore for DynamoStore {
         entry: &ActivityEntry,
     ) -> Result<(), StoreError> {
         let ttl = i64::try_from(crate::store::ACTIVITY_TTL.as_secs()).unwrap_or(i64::MAX);
-        let expires = time::OffsetDateTime::now_utc()
-            .unix_timestamp()
-            .saturating_add(ttl);
+        let expires = crate::clock::now_unix().saturating_add(ttl);
         self.client
             .put_item()
             .table_name(&self.table)
@@ -1180,10 +1178,7 @@ impl ResourceStore for DynamoStore {
             .expression_attribute_values(":limit", n(limit))
             // Gone (by TTL) well after its window: the window is a second or more, in seconds
             // since the epoch divided by the window length, so an hour of them at most.
-            .expression_attribute_values(
-                ":ttl",
-                n(time::OffsetDateTime::now_utc().unix_timestamp() + 3600),
-            )
+            .expression_attribute_values(":ttl", n(crate::clock::now_unix() + 3600))
             .send()
             .await;
         match result {
@@ -1240,7 +1235,7 @@ impl ResourceStore for DynamoStore {
         index: u64,
     ) -> Result<Option<PageAnchor>, StoreError> {
         let pk = keys::anchors_pk(tenant, kind, listing);
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let now = crate::clock::now_unix();
         // The nearest few at or before the position; TTL deletes expired ones only lazily.
         let out = self
             .client
@@ -1282,7 +1277,7 @@ impl ResourceStore for DynamoStore {
         listing: &str,
         anchor: &PageAnchor,
     ) -> Result<(), StoreError> {
-        let expires = time::OffsetDateTime::now_utc().unix_timestamp()
+        let expires = crate::clock::now_unix()
             + i64::try_from(crate::store::PAGE_ANCHOR_TTL.as_secs()).unwrap_or(3600);
         let it = std::collections::HashMap::from([
             ("PK".to_owned(), s(keys::anchors_pk(tenant, kind, listing))),
