@@ -50,17 +50,6 @@ async fn create_group(app: &TestApp, name: &str, members: &[String]) -> String {
     reply.body["id"].as_str().unwrap().to_owned()
 }
 
-async fn users(app: &TestApp, prefix: &str, n: usize) -> Vec<String> {
-    let mut ids = Vec::with_capacity(n);
-    for i in 0..n {
-        let user = app
-            .create_user(&format!("{prefix}{i}@example.com"), json!({}))
-            .await;
-        ids.push(user["id"].as_str().unwrap().to_owned());
-    }
-    ids
-}
-
 fn add_member(id: &str) -> Value {
     json!({"schemas": [PATCH_OP], "Operations": [
         {"op": "add", "path": "members", "value": [{"value": id}]}
@@ -160,7 +149,7 @@ async fn reads_and_creates_stay_within_their_budgets() {
     assert!(c.total() <= 2 && c.of("TransactWriteItems") == 1, "{c:?}");
 
     // A group with members: one batch read of the members, one transaction.
-    let members = users(&app, "budget-m", 3).await;
+    let members = app.create_users("budget-m", 3).await;
     counter.reset();
     let group = create_group(&app, "Budget Team", &members).await;
     let c = counter.snapshot();
@@ -194,8 +183,8 @@ async fn reads_and_creates_stay_within_their_budgets() {
 async fn a_membership_change_costs_the_same_in_a_small_and_a_large_group() {
     let (app, counter) = spawn_counted_app(Config::default()).await;
     warm(&app).await;
-    let many = users(&app, "crowd", 120).await;
-    let newcomers = users(&app, "newcomer", 2).await;
+    let many = app.create_users("crowd", 120).await;
+    let newcomers = app.create_users("newcomer", 2).await;
     let small = create_group(&app, "Small", &[]).await;
     let large = create_group(&app, "Large", &many[..32]).await;
     for chunk in many[32..].chunks(40) {
@@ -255,7 +244,7 @@ async fn a_membership_change_costs_the_same_in_a_small_and_a_large_group() {
 async fn deleting_a_member_costs_in_proportion_to_its_groups() {
     let (app, counter) = spawn_counted_app(Config::default()).await;
     warm(&app).await;
-    let member = users(&app, "leaver", 1).await.remove(0);
+    let member = app.create_users("leaver", 1).await.remove(0);
     for name in ["A", "B", "C"] {
         create_group(&app, name, std::slice::from_ref(&member)).await;
     }
@@ -278,7 +267,7 @@ async fn deleting_a_member_costs_in_proportion_to_its_groups() {
 async fn a_page_showing_groups_names_them_in_one_batch() {
     let (app, counter) = spawn_counted_app(Config::default()).await;
     warm(&app).await;
-    let members = users(&app, "paged", 30).await;
+    let members = app.create_users("paged", 30).await;
     create_group(
         &app,
         "Evens",

@@ -362,6 +362,18 @@ impl TestApp {
     }
 
     /// `GET /Users?…` (the query is form-encoded); asserts 200.
+    /// Creates `n` users named `<prefix><i>@example.com`; returns their ids in order.
+    pub async fn create_users(&self, prefix: &str, n: usize) -> Vec<String> {
+        let mut ids = Vec::with_capacity(n);
+        for i in 0..n {
+            let user = self
+                .create_user(&format!("{prefix}{i}@example.com"), json!({}))
+                .await;
+            ids.push(user["id"].as_str().expect("id").to_owned());
+        }
+        ids
+    }
+
     pub async fn list_users(&self, query: &[(&str, &str)]) -> Value {
         self.list("/Users", query).await
     }
@@ -399,4 +411,19 @@ pub async fn read(response: reqwest::Response) -> Reply {
         headers,
         body,
     }
+}
+
+/// The member ids a rendered group shows, sorted (none when it shows no `members`).
+pub fn member_ids(group: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = group
+        .get("members")
+        .and_then(Value::as_array)
+        .map(|m| {
+            m.iter()
+                .map(|x| x["value"].as_str().expect("value").to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
 }

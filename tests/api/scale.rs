@@ -19,17 +19,6 @@ both_stores!(
 const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
-async fn users(app: &TestApp, prefix: &str, n: usize) -> Vec<String> {
-    let mut ids = Vec::with_capacity(n);
-    for i in 0..n {
-        let user = app
-            .create_user(&format!("{prefix}{i}@example.com"), json!({}))
-            .await;
-        ids.push(user["id"].as_str().unwrap().to_owned());
-    }
-    ids
-}
-
 async fn group(app: &TestApp, name: &str) -> String {
     let reply = app
         .request(
@@ -55,16 +44,7 @@ async fn member_ids(app: &TestApp, group: &str) -> Vec<String> {
         .request(Method::GET, &format!("/Groups/{group}"), None)
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-    let mut ids: Vec<String> = reply.body["members"]
-        .as_array()
-        .map(|m| {
-            m.iter()
-                .map(|x| x["value"].as_str().unwrap().to_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    ids.sort();
-    ids
+    crate::helpers::member_ids(&reply.body)
 }
 
 /// Sends the bodies to one path all at once; every answer must be a success.
@@ -94,7 +74,7 @@ async fn all_at_once(app: &TestApp, path: &str, bodies: Vec<Value>) {
 
 async fn concurrent_member_adds_and_removals_of_one_group_all_land(backend: Backend) {
     let app = spawn_app_for(backend, Config::default(), TenantSettings::default()).await;
-    let ids = users(&app, "crowd", 50).await;
+    let ids = app.create_users("crowd", 50).await;
     let g = group(&app, "Crowd").await;
     let path = format!("/Groups/{g}?excludedAttributes=members");
     let adds = ids
@@ -119,7 +99,7 @@ async fn groups_beyond_the_response_limit_answer_204_and_keep_working(backend: B
         ..Config::default()
     };
     let app = spawn_app_for(backend, config, TenantSettings::default()).await;
-    let ids = users(&app, "big", 8).await;
+    let ids = app.create_users("big", 8).await;
     let g = group(&app, "Big").await;
     let values: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
     let added = app
@@ -181,7 +161,7 @@ async fn responses_stay_within_the_response_budget(backend: Backend) {
         ..Config::default()
     };
     let app = spawn_app_for(backend, config, TenantSettings::default()).await;
-    let ids = users(&app, "budgeted", 12).await;
+    let ids = app.create_users("budgeted", 12).await;
     // A page ends early: fewer itemsPerPage, the same totalResults.
     let page = app.list_users(&[("count", "12")]).await;
     let shown = page["itemsPerPage"].as_u64().unwrap();

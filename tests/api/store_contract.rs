@@ -121,14 +121,21 @@ async fn rename_user(
     to: &str,
 ) -> Result<(), StoreError> {
     let current = get(store, t, ResourceKind::User, id).await;
-    let held = current.guards.clone().unwrap();
+    store
+        .apply(t, &rename_write(&current, to, &[]))
+        .await
+        .map(|_| ())
+}
+
+/// The write renaming user `current` to `to`, which belongs to the groups `memberships`.
+fn rename_write(current: &Resource, to: &str, memberships: &[String]) -> Write {
     let change = Change {
         attributes: attrs(json!({"userName": to})),
         guards: vec![name_guard("userName", to)],
         ..Change::default()
     };
-    let w = write::update(&current, &held, &[], change, false, NOW).unwrap();
-    store.apply(t, &w).await.map(|_| ())
+    let held = current.guards.clone().unwrap();
+    write::update(current, &held, memberships, change, false, NOW).unwrap()
 }
 
 async fn resources_round_trip_with_guards_and_versions(backend: Backend) {
@@ -465,19 +472,7 @@ async fn membership_edges_go_both_ways_and_follow_deletes(backend: Backend) {
     );
     // A rename rewrites the display copy on the group's edge.
     let current = get(store, &t, ResourceKind::User, "u1").await;
-    let rename = write::update(
-        &current,
-        &current.guards.clone().unwrap(),
-        &["g1".to_owned()],
-        Change {
-            attributes: attrs(json!({"userName": "uno"})),
-            guards: vec![name_guard("userName", "uno")],
-            ..Change::default()
-        },
-        false,
-        NOW,
-    )
-    .unwrap();
+    let rename = rename_write(&current, "uno", &["g1".to_owned()]);
     store.apply(&t, &rename).await.unwrap();
     let g1 = store
         .get_linked(&t, ResourceKind::Group, "g1", 100)
@@ -488,19 +483,7 @@ async fn membership_edges_go_both_ways_and_follow_deletes(backend: Backend) {
     // A rename computed while u2 was in g1, applied after a concurrent removal took u2 out,
     // refreshes nothing: the removed edge does not come back.
     let u2 = get(store, &t, ResourceKind::User, "u2").await;
-    let stale_rename = write::update(
-        &u2,
-        &u2.guards.clone().unwrap(),
-        &["g1".to_owned()],
-        Change {
-            attributes: attrs(json!({"userName": "dos"})),
-            guards: vec![name_guard("userName", "dos")],
-            ..Change::default()
-        },
-        false,
-        NOW,
-    )
-    .unwrap();
+    let stale_rename = rename_write(&u2, "dos", &["g1".to_owned()]);
     store.apply(&t, &stale_rename).await.unwrap();
     let g1 = store
         .get_linked(&t, ResourceKind::Group, "g1", 100)
