@@ -50,7 +50,7 @@ REGION = "us-east-1"
 ACCOUNT = "123456789012"
 MOTO_STACK_TYPES = {
     "AWS::DynamoDB::Table", "AWS::Logs::LogGroup", "AWS::IAM::Role", "AWS::IAM::ManagedPolicy",
-    "AWS::Lambda::Function", "AWS::Lambda::Permission",
+    "AWS::Lambda::Function", "AWS::Lambda::Permission", "AWS::SQS::Queue", "AWS::Events::EventBus",
 }
 NOT_KEPT_BY_MOTO = ("the table's TimeToLiveSpecification, PointInTimeRecoverySpecification and "
                     "DeletionProtectionEnabled, the role's ManagedPolicyArns, the "
@@ -240,6 +240,10 @@ class Rehearsal:
         summaries = cf.list_stack_resources(StackName=deployment.stack_name)["StackResourceSummaries"]
         physical = {s["LogicalResourceId"]: s.get("PhysicalResourceId") for s in summaries}
         for logical_id in logical_ids:
+            if not physical.get(logical_id) and deployment.resources[logical_id]["Type"] == "AWS::Events::EventBus":
+                # moto's CloudFormation creates the bus under its Name but reports no
+                # physical id for it.
+                physical[logical_id] = deployment.resolve(deployment.resources[logical_id]["Properties"])["Name"]
             expect(bool(physical.get(logical_id)), f"{logical_id} was not created by the stack")
             self.record(deployment, logical_id, physical[logical_id])
 
@@ -259,6 +263,14 @@ class Rehearsal:
         elif kind == "AWS::Lambda::Function":
             config = self.client("lambda").get_function_configuration(FunctionName=physical)
             attrs[f"{logical_id}.Arn"] = config["FunctionArn"]
+        elif kind == "AWS::SQS::Queue":
+            queue = self.client("sqs").get_queue_attributes(QueueUrl=physical, AttributeNames=["QueueArn"])
+            attrs[f"{logical_id}.Arn"] = queue["Attributes"]["QueueArn"]
+            attrs[f"{logical_id}.QueueName"] = physical.rsplit("/", 1)[-1]
+        elif kind == "AWS::Events::EventBus":
+            bus = self.client("events").describe_event_bus(Name=physical)
+            attrs[f"{logical_id}.Arn"] = bus["Arn"]
+            attrs[f"{logical_id}.Name"] = bus["Name"]
 
     # -- the applied part -------------------------------------------------------------
 
@@ -274,6 +286,7 @@ class Rehearsal:
             "AWS::Lambda::Permission": self.apply_permission,
             "AWS::Logs::MetricFilter": self.apply_metric_filter,
             "AWS::CloudWatch::Alarm": self.apply_alarm,
+            "AWS::Pipes::Pipe": self.apply_pipe,
         }
         applier = appliers.get(resource["Type"])
         expect(applier is not None, f"{logical_id}: no way to rehearse {resource['Type']}")
@@ -336,6 +349,12 @@ class Rehearsal:
             "logs", "put_metric_filter", logGroupName=props["LogGroupName"], filterName=logical_id,
             filterPattern=props["FilterPattern"], metricTransformations=transformations)
         d.refs[logical_id] = logical_id
+
+    def apply_pipe(self, d: Deployment, logical_id: str, props: dict) -> None:
+        name = f"{d.stack_name}-{logical_id}"[:64]
+        created = self.call("pipes", "create_pipe", Name=name, **props)
+        d.refs[logical_id] = name
+        d.attrs[f"{logical_id}.Arn"] = created["Arn"]
 
     def apply_alarm(self, d: Deployment, logical_id: str, props: dict) -> None:
         self.call("cloudwatch", "put_metric_alarm", AlarmName=logical_id, **props)
@@ -450,6 +469,34 @@ class Rehearsal:
         filters = self.client("logs").describe_metric_filters(logGroupName=props["LogGroupName"])["metricFilters"]
         found = next((f for f in filters if f["filterName"] == logical_id), None)
         expect(found is not None and found["filterPattern"] == props["FilterPattern"], f"{logical_id}: filter")
+
+    def verify_sqs_queue(self, d: Deployment, logical_id: str, props: dict) -> None:
+        got = self.client("sqs").get_queue_attributes(QueueUrl=d.refs[logical_id], AttributeNames=["All"])["Attributes"]
+        expect(int(got.get("MessageRetentionPeriod", -1)) == int(props["MessageRetentionPeriod"]),
+               f"{logical_id}: retention")
+
+    def verify_events_eventbus(self, d: Deployment, logical_id: str, props: dict) -> None:
+        bus = self.client("events").describe_event_bus(Name=d.refs[logical_id])
+        expect(bus["Name"] == props["Name"], f"{logical_id}: name {bus['Name']} != {props['Name']}")
+
+    def verify_pipes_pipe(self, d: Deployment, logical_id: str, props: dict) -> None:
+        got = self.client("pipes").describe_pipe(Name=d.refs[logical_id])
+        for key in ("RoleArn", "Source", "Enrichment", "Target"):
+            expect(got.get(key) == props[key] and "None" not in str(got.get(key)),
+                   f"{logical_id}: {key} {got.get(key)} != {props[key]}")
+        stream = got["SourceParameters"]["DynamoDBStreamParameters"]
+        wanted = props["SourceParameters"]["DynamoDBStreamParameters"]
+        for key in ("StartingPosition", "BatchSize", "MaximumRetryAttempts", "MaximumRecordAgeInSeconds",
+                    "OnPartialBatchItemFailure"):
+            expect(str(stream.get(key)) == str(wanted[key]), f"{logical_id}: {key}")
+        expect(stream["DeadLetterConfig"]["Arn"] == wanted["DeadLetterConfig"]["Arn"], f"{logical_id}: dead-letter queue")
+        # A stream source retries a failing record until it expires unless these are finite.
+        expect(0 <= int(stream["MaximumRetryAttempts"]) <= 185, f"{logical_id}: retry limit")
+        expect(60 <= int(stream["MaximumRecordAgeInSeconds"]) <= 604800, f"{logical_id}: record age")
+        for f in got["SourceParameters"]["FilterCriteria"]["Filters"]:
+            expect(json.loads(f["Pattern"]) is not None, f"{logical_id}: filter pattern is JSON")
+        bus = got["TargetParameters"]["EventBridgeEventBusParameters"]
+        expect(bus == props["TargetParameters"]["EventBridgeEventBusParameters"], f"{logical_id}: target parameters")
 
     def verify_cloudwatch_alarm(self, d: Deployment, logical_id: str, props: dict) -> None:
         alarms = self.client("cloudwatch").describe_alarms(AlarmNames=[logical_id])["MetricAlarms"]

@@ -5,6 +5,8 @@ aws-sam-translator, see template_check.py), never from a second list:
 
 - principal `function`: the policies of the role the template gives the Function resource;
 - principal `operator`: the template's OperatorPolicy (what the scimlet CLI needs);
+- principal `pipe`: the policies of ChangeEventsPipeRole (the change-event pipe reading the
+  table's stream; the tests read DynamoDB Local's stream as it);
 - principal `admin`: everything (the person who deploys: creates tables in tests);
 - principal `nobody`: nothing (tests that prove denials use it; its denials are expected).
 
@@ -93,6 +95,9 @@ class Stack:
             documents = self._function_documents()
         elif principal == "operator":
             documents = [self.resources["OperatorPolicy"]["Properties"]["PolicyDocument"]]
+        elif principal == "pipe":
+            role = self.resources["ChangeEventsPipeRole"]["Properties"]
+            documents = [p["PolicyDocument"] for p in role.get("Policies", [])]
         else:
             raise PolicyError(f"unknown principal {principal!r}")
         resolver = _Resolver(self.table_logical_id, table, region)
@@ -103,7 +108,9 @@ class Stack:
         return statements
 
     def _function_documents(self) -> list[dict]:
-        _, function = self._single("AWS::Lambda::Function")
+        function = self.resources.get("Function")
+        if not function or function["Type"] != "AWS::Lambda::Function":
+            raise PolicyError("expected the SCIM function as the template's `Function` resource")
         role_ref = function["Properties"]["Role"]
         if not (isinstance(role_ref, dict) and "Fn::GetAtt" in role_ref):
             raise PolicyError("the function's Role must be a GetAtt of a role in the template")
@@ -141,7 +148,12 @@ class _Resolver:
             "AWS::Partition": PARTITION,
             "AWS::URLSuffix": "amazonaws.com",
         }
-        self.attrs = {f"{table_logical_id}.Arn": table_arn(region, table)}
+        # A stream's ARN ends in a label set when the stream is enabled (DynamoDB Local uses its
+        # own region and account in it): the test stack's stream is any stream of its table.
+        self.attrs = {
+            f"{table_logical_id}.Arn": table_arn(region, table),
+            f"{table_logical_id}.StreamArn": f"arn:{PARTITION}:dynamodb:*:*:table/{table}/stream/*",
+        }
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
@@ -177,6 +189,10 @@ class _Resolver:
 
     @staticmethod
     def _lookup(table: dict, name: str) -> str:
+        if name not in table and name.endswith(".Arn"):
+            # Another resource of the stack (a function, a bus, a queue): an ARN no DynamoDB
+            # request can ever name.
+            return f"arn:{PARTITION}:not-dynamodb:::{name[:-4]}"
         if name not in table:
             raise PolicyError(f"policy refers to {name}, which the test stack does not bind")
         return table[name]

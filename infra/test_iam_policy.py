@@ -109,6 +109,22 @@ class FunctionPolicyFromTemplate(unittest.TestCase):
         with self.assertRaises(iam_policy.PolicyError):
             self.stack.statements("local", TABLE, REGION)
 
+    def test_only_the_pipe_reads_the_stream(self) -> None:
+        stream = f"arn:aws:dynamodb:ddblocal:000000000000:table/{TABLE}/stream/2026-12-02T05:00:00.000"
+        other = "arn:aws:dynamodb:ddblocal:000000000000:table/another/stream/2026-12-02T05:00:00.000"
+        pipe = self.stack.statements("pipe", TABLE, REGION)
+        for operation, body in [("DescribeStream", {"StreamArn": stream}),
+                                ("GetShardIterator", {"StreamArn": stream, "ShardId": "s", "ShardIteratorType": "TRIM_HORIZON"}),
+                                ("GetRecords", {"ShardIterator": f"{stream}|1|AAAA"})]:
+            checks = iam_policy.checks_for(operation, body, REGION, self.stack.key_names)
+            self.assertTrue(evaluate(pipe, checks).allowed, operation)
+            self.assertFalse(evaluate(self.statements, checks).allowed, operation)
+        elsewhere = iam_policy.checks_for("DescribeStream", {"StreamArn": other}, REGION, self.stack.key_names)
+        self.assertFalse(evaluate(pipe, elsewhere).allowed)
+        read = iam_policy.checks_for("GetItem", {"TableName": TABLE, "Key": key("T#a#U#1", "USER")}, REGION,
+                                     self.stack.key_names)
+        self.assertFalse(evaluate(pipe, read).allowed)
+
     def test_unknown_operations_fail_closed(self) -> None:
         with self.assertRaises(iam_policy.PolicyError):
             iam_policy.checks_for("ExecuteStatement", {}, REGION, self.stack.key_names)

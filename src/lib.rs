@@ -19,6 +19,7 @@
 //! - [`request_log`]: the request log line (text, or CloudWatch embedded metric format).
 //! - [`config`]: configuration from the environment, validated once.
 //! - [`error`]: `ScimError`, every failure with its status and `scimType`.
+//! - [`events`]: change events for the host application, from the stores' changes.
 //!
 //! The SCIM core (everything but `store::dynamo` and `http::lambda`) names no AWS or Lambda
 //! type; see ARCHITECTURE.md for the invariants.
@@ -31,6 +32,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod filter;
 pub mod http;
 pub mod logging;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use scimlet::admin;
+use scimlet::events;
 use scimlet::domain::ResourceKind;
 use scimlet::domain::{TenantId, TenantSettings};
 use scimlet::store::dynamo::{DynamoStore, TableCreation, connect, create_table};
@@ -234,6 +235,18 @@ struct ServeArgs {
     /// On the embedded store: the tenant created at start.
     #[arg(long, default_value = "default")]
     tenant: String,
+    /// On the embedded store: print the change events your application would receive (from
+    /// the EventBridge bus in AWS), one JSON object per line. Only `stdout` is accepted.
+    #[arg(long, value_name = "stdout", conflicts_with_all = ["dynamodb", "events_url"], value_parser = ["stdout"])]
+    events: Option<String>,
+    /// On the embedded store: POST each change event to this URL, signed with
+    /// --events-secret (header Scimlet-Signature), retried on failure.
+    #[arg(long, value_name = "URL", conflicts_with = "dynamodb")]
+    events_url: Option<http::Uri>,
+    /// The HMAC-SHA256 key signing events sent to --events-url (default: a random one,
+    /// printed at start).
+    #[arg(long, env = "SCIMLET_EVENTS_SECRET", requires = "events_url", hide_env_values = true)]
+    events_secret: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -532,7 +545,11 @@ async fn serve(args: ServeArgs) -> CliResult {
         );
         App::new(config, Arc::new(store.clone()), Arc::new(store))
     } else {
-        let store = MemoryStore::new();
+        let (changes, sink) = events_sink(&args)?;
+        let store = match changes {
+            Some(tx) => MemoryStore::with_changes(tx),
+            None => MemoryStore::new(),
+        };
         let tenant = tenant_id(&args.tenant)?;
         admin::create_tenant(&store, &tenant).await?;
         let issued = admin::issue(&store, &tenant, Some("serve".into()), None).await?;
@@ -547,10 +564,66 @@ async fn serve(args: ServeArgs) -> CliResult {
             "  curl -H 'Authorization: Bearer {}' {base}/Users",
             issued.token
         );
+        if let Some((sink, rx, secret_shown)) = sink {
+            match &sink {
+                events::deliver::Sink::Stdout => println!("  Events:   printed below, one JSON object per line"),
+                events::deliver::Sink::Url { url, .. } => {
+                    println!("  Events:   POSTed to {url}");
+                    if let Some(secret) = secret_shown {
+                        println!("  Events signing secret (HMAC-SHA256): {secret}");
+                    }
+                }
+            }
+            tokio::spawn(events::deliver::run(rx, config.registry, sink));
+        }
         App::new(config, Arc::new(store.clone()), Arc::new(store))
     };
     scimlet::http::serve::serve(listener, app, shutdown_signal()).await?;
     Ok(())
+}
+
+/// What `serve` delivers change events with: the channel the store reports on, and the sink
+/// with its receiving end (and a generated secret to print).
+type EventsSetup = (
+    Option<tokio::sync::mpsc::UnboundedSender<scimlet::store::Change>>,
+    Option<(
+        events::deliver::Sink,
+        tokio::sync::mpsc::UnboundedReceiver<scimlet::store::Change>,
+        Option<String>,
+    )>,
+);
+
+fn events_sink(args: &ServeArgs) -> Result<EventsSetup, Box<dyn std::error::Error>> {
+    let sink = match (&args.events, &args.events_url) {
+        (Some(_), _) => (events::deliver::Sink::Stdout, None),
+        (None, Some(url)) => {
+            if !matches!(url.scheme_str(), Some("http" | "https")) {
+                return Err("--events-url must be an http:// or https:// URL".into());
+            }
+            let (secret, shown) = match &args.events_secret {
+                Some(s) if !s.is_empty() => (s.clone(), None),
+                _ => {
+                    let mut bytes = [0u8; 32];
+                    getrandom::fill(&mut bytes).map_err(|e| e.to_string())?;
+                    let generated = base64::Engine::encode(
+                        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                        bytes,
+                    );
+                    (generated.clone(), Some(generated))
+                }
+            };
+            (
+                events::deliver::Sink::Url {
+                    url: url.clone(),
+                    secret: secret.into_bytes(),
+                },
+                shown,
+            )
+        }
+        (None, None) => return Ok((None, None)),
+    };
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    Ok((Some(tx), Some((sink.0, rx, sink.1))))
 }
 
 async fn shutdown_signal() {

@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use async_trait::async_trait;
+use tokio::sync::mpsc::UnboundedSender;
 
+use super::change::{Change, ChangeKind, Stored};
 use super::{
     Applied, Directory, DisplayRefresh, Linked, MemberDelta, PAGE_ANCHOR_TTL, PageAnchor,
     ResourcePage, ResourceStore, Retirement, StoreError, Write, WriteOp,
@@ -51,6 +53,9 @@ struct State {
     request_counts: HashMap<(TenantId, i64), u32>,
     /// Live resources per (tenant, kind), kept with every write so counting is O(1).
     counts: HashMap<(TenantId, ResourceKind), u64>,
+    /// Where applied writes are reported as [`Change`]s, in the order applied, if anyone
+    /// listens ([`MemoryStore::with_changes`]).
+    changes: Option<UnboundedSender<Change>>,
 }
 
 /// One listing's page anchors: position → (id it follows, when written).
@@ -78,6 +83,15 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store that reports every write it applies as [`Change`]s on `changes`, in
+    /// the order applied (what the DynamoDB store's stream carries, for `scimlet serve
+    /// --events`). Sending never blocks a write; a closed channel is ignored.
+    pub fn with_changes(changes: UnboundedSender<Change>) -> Self {
+        let store = Self::default();
+        store.lock().changes = Some(changes);
+        store
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -243,7 +257,11 @@ impl State {
     }
 
     fn apply(&mut self, tenant: &TenantId, write: &Write) -> Result<Applied, StoreError> {
+        let before = self.changes.as_ref().map(|_| self.before(tenant, write));
         let applied = self.apply_write(tenant, write)?;
+        if let Some(before) = before {
+            self.report(tenant, write, before);
+        }
         let count = self.counts.entry((tenant.clone(), write.kind)).or_default();
         *count = count.saturating_add_signed(write.count_delta());
         for v in &write.lookups.remove {
@@ -367,6 +385,102 @@ impl State {
                 self.resources.insert(key, Arc::new(stored));
                 Ok(applied)
             }
+        }
+    }
+}
+
+/// What a write's changes are computed from: the resource before it, and the groups it
+/// belonged to (for a retirement).
+struct Before {
+    resource: Option<Box<Stored>>,
+    groups: Vec<String>,
+}
+
+impl State {
+    fn before(&self, tenant: &TenantId, write: &Write) -> Before {
+        let key = resource_key(tenant, write.kind, &write.id);
+        let resource = match &write.op {
+            WriteOp::Restore { .. } => self.deleted.get(&key).map(|r| {
+                Box::new(Stored {
+                    resource: r.clone(),
+                    deleted_at: Some(r.last_modified.clone()),
+                })
+            }),
+            _ => self
+                .resources
+                .get(&key)
+                .map(|r| Stored::live(r.as_ref().clone())),
+        };
+        let groups = match &write.op {
+            WriteOp::Retire { .. } => {
+                let me = MemberRef {
+                    kind: write.kind,
+                    id: write.id.clone(),
+                };
+                self.memberships
+                    .get(&(tenant.clone(), me))
+                    .map(|g| g.iter().cloned().collect())
+                    .unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        Before { resource, groups }
+    }
+
+    /// Reports an applied write as the changes the DynamoDB stream would carry for it.
+    fn report(&self, tenant: &TenantId, write: &Write, before: Before) {
+        let Some(changes) = &self.changes else {
+            return;
+        };
+        let key = resource_key(tenant, write.kind, &write.id);
+        let me = MemberRef {
+            kind: write.kind,
+            id: write.id.clone(),
+        };
+        let mut out = Vec::new();
+        let resource = |before, after| ChangeKind::Resource { before, after };
+        let member = |group: &str, member: &MemberRef, added| ChangeKind::Member {
+            group: group.to_owned(),
+            member: member.clone(),
+            added,
+        };
+        let delta = |out: &mut Vec<ChangeKind>, delta: &MemberDelta| {
+            out.extend(delta.remove.iter().map(|m| member(&write.id, m, false)));
+            out.extend(delta.add.iter().map(|l| member(&write.id, &l.target, true)));
+        };
+        let now = || self.resources.get(&key).map(|r| Stored::live(r.as_ref().clone()));
+        match &write.op {
+            WriteOp::Create { members, .. } => {
+                out.push(resource(None, now()));
+                out.extend(members.iter().map(|l| member(&write.id, &l.target, true)));
+            }
+            WriteOp::Update { members, .. } => {
+                out.push(resource(before.resource, now()));
+                delta(&mut out, members);
+            }
+            WriteOp::Members { delta: d, .. } => delta(&mut out, d),
+            WriteOp::Retire { how, .. } => {
+                out.extend(before.groups.iter().map(|g| member(g, &me, false)));
+                let after = match how {
+                    Retirement::Delete => None,
+                    Retirement::SoftDelete { at, resource: r } => Some(Box::new(Stored {
+                        resource: (**r).clone(),
+                        deleted_at: Some(at.clone()),
+                    })),
+                };
+                out.push(resource(before.resource, after));
+            }
+            WriteOp::Restore { .. } => out.push(resource(before.resource, now())),
+        }
+        let at = crate::clock::now_rfc3339();
+        for kind in out {
+            // A closed channel means nobody listens any more: nothing to report to.
+            let _ = changes.send(Change {
+                id: uuid::Uuid::new_v4().to_string(),
+                tenant: tenant.clone(),
+                at: Some(at.clone()),
+                kind,
+            });
         }
     }
 }

@@ -10,11 +10,13 @@
 //! layout). Uniqueness is enforced by the store inside the write itself, never by a
 //! read-then-write in the caller.
 
+pub mod change;
 pub mod dynamo;
 pub mod keys;
 pub mod memory;
 mod write;
 
+pub use change::{Change, ChangeKind, Stored};
 pub use write::{Applied, DisplayRefresh, LookupDelta, MemberDelta, Retirement, Write, WriteOp};
 
 use async_trait::async_trait;

@@ -85,6 +85,26 @@ pub fn items(tenant: &TenantId, edge: &Edge) -> (Item, Item) {
     (under_group, under_member)
 }
 
+/// The attribute marking a retired edge: the group-side item of a member of a deleted group,
+/// kept (with `expiresAt` set, so the table's TTL removes it) instead of deleted, so that
+/// the stream shows the group's deletion and not one member removal per member (change
+/// events: the group's deletion implies them). Readers never meet one: a restored group's
+/// retired edges are deleted before it is restored, and a deleted group is not read.
+pub const RETIRED: &str = "retired";
+
+/// The group-side item of `edge`, retired at `now` (Unix seconds).
+pub fn retired_member_item(tenant: &TenantId, edge: &Edge, now: i64) -> Item {
+    let (mut under_group, _) = items(tenant, edge);
+    under_group.insert(RETIRED.into(), n(now));
+    under_group.insert("expiresAt".into(), n(now));
+    under_group
+}
+
+/// Whether an edge item is retired (see [`RETIRED`]).
+pub fn is_retired(item: &Item) -> bool {
+    item.contains_key(RETIRED)
+}
+
 /// Reads an edge item of either side. Only the display on the side read is known.
 pub fn from_item(item: &Item) -> Result<Edge, StoreError> {
     let display = match item.get("display") {

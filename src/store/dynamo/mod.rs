@@ -14,6 +14,7 @@ mod directory;
 mod edges;
 mod item;
 mod resources;
+pub mod stream;
 mod table;
 
 use std::collections::HashMap;

@@ -22,7 +22,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    ConditionCheck, DeleteRequest, PutRequest, TransactWriteItem, WriteRequest,
+};
 
 use super::edges::{self, Edge};
 use super::item::{self, Item, n, s};
@@ -594,15 +596,18 @@ impl DynamoStore {
         self.lookup_actions(tenant, kind, id, lookups, &mut plan)?;
         plan.push(self.counter_update(tenant, kind, id, -1)?, Meaning::Plain);
         let together = plan.len() + found.len() * 2 <= MAX_TRANSACTION_ACTIONS;
+        let now = crate::clock::now_unix();
         if together {
             for edge in &found {
-                plan.push(
+                let under_group = if edge.group == id {
+                    self.plain_put(edges::retired_member_item(tenant, edge, now), None)?
+                } else {
                     self.delete_edge_action(
                         edges::member_key(tenant, &edge.group, &edge.member),
                         false,
-                    )?,
-                    Meaning::Plain,
-                );
+                    )?
+                };
+                plan.push(under_group, Meaning::Plain);
                 plan.push(
                     self.delete_edge_action(
                         edges::membership_key(tenant, &edge.group, &edge.member),
@@ -619,7 +624,10 @@ impl DynamoStore {
             other => other?,
         }
         if !together {
-            self.delete_edges(tenant, &found).await?;
+            let (own, others): (Vec<Edge>, Vec<Edge>) =
+                found.into_iter().partition(|edge| edge.group == id);
+            self.delete_edges(tenant, &others).await?;
+            self.retire_member_edges(tenant, &own, now).await?;
         }
         // Memberships added while this ran left edges under it: remove them too.
         let late = self
@@ -643,6 +651,9 @@ impl DynamoStore {
             names: expr.names(),
             values: expr.values(),
         };
+        if resource.kind == ResourceKind::Group {
+            self.clear_retired_edges(tenant, &resource.id).await?;
+        }
         let mut stored = resource.clone();
         stored.member_count = 0;
         let mut plan = Plan::default();
@@ -703,6 +714,53 @@ impl DynamoStore {
             }
         }
         Ok(())
+    }
+
+    /// Retires the edges of a deleted group's members, in batches: the group-side item is kept
+    /// as retired (see [`edges::RETIRED`]), the member-side item deleted.
+    async fn retire_member_edges(
+        &self,
+        tenant: &TenantId,
+        found: &[Edge],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut requests = Vec::with_capacity(found.len() * 2);
+        for edge in found {
+            let put = PutRequest::builder()
+                .set_item(Some(edges::retired_member_item(tenant, edge, now)))
+                .build()
+                .map_err(StoreError::backend)?;
+            requests.push(WriteRequest::builder().put_request(put).build());
+            let delete = DeleteRequest::builder()
+                .set_key(Some(edges::membership_key(tenant, &edge.group, &edge.member)))
+                .build()
+                .map_err(StoreError::backend)?;
+            requests.push(WriteRequest::builder().delete_request(delete).build());
+        }
+        self.batch_write(requests).await
+    }
+
+    /// Deletes the retired member edges a soft-deleted group left under its partition (before
+    /// it is restored, so that no reader of a live group meets one).
+    async fn clear_retired_edges(&self, tenant: &TenantId, group: &str) -> Result<(), StoreError> {
+        let pk = keys::resource_pk(tenant, ResourceKind::Group, group);
+        let (items, _) = self
+            .query_prefix(&pk, keys::MEMBER_PREFIX, RETIRE_EDGE_BUDGET)
+            .await?;
+        let retired = items
+            .iter()
+            .filter(|it| edges::is_retired(it))
+            .map(|it| {
+                let mut key = Item::new();
+                for name in ["PK", "SK"] {
+                    if let Some(v) = it.get(name) {
+                        key.insert(name.to_owned(), v.clone());
+                    }
+                }
+                key
+            })
+            .collect();
+        self.batch_delete(retired).await
     }
 
     /// Deletes both items of each edge, in batches.

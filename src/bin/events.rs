@@ -1,0 +1,60 @@
+//! The events function (`events`): the enrichment step of the EventBridge pipe that reads the
+//! table's stream (template.yaml, `ChangeEventsPipe`). Pipes hands it a batch of stream
+//! records (already filtered to resource and membership items) as a JSON array; it answers the
+//! array of change events (`scimlet::events`, at most one per record) that the pipe then puts
+//! on the event bus. A record it cannot read fails the batch: the pipe retries it, splits it,
+//! and after its retry limit sends it to the dead-letter queue.
+
+use scimlet::Config;
+use scimlet::events::{Event, fit_batch, from_change};
+use scimlet::store::dynamo::stream::change_of;
+use serde_json::Value;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    let spec = std::env::var("RUST_LOG").ok();
+    let layer = tracing_subscriber::fmt::layer()
+        .json()
+        .with_current_span(false)
+        .with_ansi(false);
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::Layer::with_filter(
+            layer,
+            scimlet::logging::filter(spec.as_deref(), "info"),
+        ))
+        .init();
+    let config = Config::from_env()?;
+    let registry = config.registry;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<Value>| async move {
+            let records = records_of(&event.payload)?;
+            let mut events: Vec<Event> = Vec::with_capacity(records.len());
+            for record in records {
+                if let Some(change) = change_of(record)? {
+                    events.extend(from_change(&change, registry));
+                }
+            }
+            fit_batch(&mut events);
+            tracing::info!(records = records.len(), events = events.len(), "stream batch");
+            Ok::<_, Error>(events)
+        },
+    ))
+    .await
+}
+
+/// The records of a batch: a JSON array (EventBridge Pipes), or `{"Records": [...]}` (a
+/// Lambda event source mapping, should the function be attached to the stream directly).
+fn records_of(payload: &Value) -> Result<&Vec<Value>, Error> {
+    match payload {
+        Value::Array(records) => Ok(records),
+        Value::Object(map) => match map.get("Records") {
+            Some(Value::Array(records)) => Ok(records),
+            _ => Err("the event is neither an array of stream records nor {\"Records\": [...]}".into()),
+        },
+        _ => Err("the event is not a batch of stream records".into()),
+    }
+}
