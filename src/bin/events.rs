@@ -6,8 +6,7 @@
 //! and after its retry limit sends it to the dead-letter queue.
 
 use scimlet::Config;
-use scimlet::events::{Event, fit_batch, from_change};
-use scimlet::store::dynamo::stream::change_of;
+use scimlet::events::pipe::enrich;
 use serde_json::Value;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -31,30 +30,18 @@ async fn main() -> Result<(), Error> {
     let registry = config.registry;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<Value>| async move {
-            let records = records_of(&event.payload)?;
-            let mut events: Vec<Event> = Vec::with_capacity(records.len());
-            for record in records {
-                if let Some(change) = change_of(record)? {
-                    events.extend(from_change(&change, registry));
+            match enrich(&event.payload, registry) {
+                Ok(events) => {
+                    tracing::info!(events = events.len(), "stream batch");
+                    Ok(events)
+                }
+                Err(e) => {
+                    // The record's position and type tags only: never its values.
+                    tracing::error!(error = %e, "stream batch failed");
+                    Err(Error::from(e))
                 }
             }
-            fit_batch(&mut events);
-            tracing::info!(records = records.len(), events = events.len(), "stream batch");
-            Ok::<_, Error>(events)
         },
     ))
     .await
-}
-
-/// The records of a batch: a JSON array (EventBridge Pipes), or `{"Records": [...]}` (a
-/// Lambda event source mapping, should the function be attached to the stream directly).
-fn records_of(payload: &Value) -> Result<&Vec<Value>, Error> {
-    match payload {
-        Value::Array(records) => Ok(records),
-        Value::Object(map) => match map.get("Records") {
-            Some(Value::Array(records)) => Ok(records),
-            _ => Err("the event is neither an array of stream records nor {\"Records\": [...]}".into()),
-        },
-        _ => Err("the event is not a batch of stream records".into()),
-    }
 }

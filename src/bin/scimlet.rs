@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use scimlet::admin;
-use scimlet::events;
 use scimlet::domain::ResourceKind;
 use scimlet::domain::{TenantId, TenantSettings};
+use scimlet::events;
 use scimlet::store::dynamo::{DynamoStore, TableCreation, connect, create_table};
 use scimlet::store::memory::MemoryStore;
 use scimlet::store::{Directory, ResourceStore, SetupProblem, StoreError};
@@ -245,7 +245,12 @@ struct ServeArgs {
     events_url: Option<http::Uri>,
     /// The HMAC-SHA256 key signing events sent to --events-url (default: a random one,
     /// printed at start).
-    #[arg(long, env = "SCIMLET_EVENTS_SECRET", requires = "events_url", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SCIMLET_EVENTS_SECRET",
+        requires = "events_url",
+        hide_env_values = true
+    )]
     events_secret: Option<String>,
 }
 
@@ -566,7 +571,9 @@ async fn serve(args: ServeArgs) -> CliResult {
         );
         if let Some((sink, rx, secret_shown)) = sink {
             match &sink {
-                events::deliver::Sink::Stdout => println!("  Events:   printed below, one JSON object per line"),
+                events::deliver::Sink::Stdout => {
+                    println!("  Events:   printed below, one JSON object per line")
+                }
                 events::deliver::Sink::Url { url, .. } => {
                     println!("  Events:   POSTed to {url}");
                     if let Some(secret) = secret_shown {

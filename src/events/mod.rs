@@ -11,14 +11,15 @@
 //! `scimlet serve --events` ([`deliver`]), and in tests over recorded stream records.
 
 pub mod deliver;
+pub mod pipe;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::domain::{MemberRef, Resource, ResourceKind, Version};
 use crate::ops::groups::link_attribute;
-use crate::schema::registry::Registry;
 use crate::schema::output::{etag, render};
+use crate::schema::registry::Registry;
 use crate::store::{Change, ChangeKind, Stored};
 
 /// The envelope's format version (`version`); a change that could break a consumer gets a
@@ -81,7 +82,9 @@ impl EventType {
     /// a restore, which RFC 9967 has no event for, is reported as a (re-)creation.
     pub fn rfc9967(self) -> &'static str {
         match self {
-            EventType::Created | EventType::Restored => "urn:ietf:params:scim:event:prov:create:full",
+            EventType::Created | EventType::Restored => {
+                "urn:ietf:params:scim:event:prov:create:full"
+            }
             EventType::Updated => "urn:ietf:params:scim:event:prov:put:full",
             EventType::Deactivated => "urn:ietf:params:scim:event:prov:deactivate",
             EventType::Reactivated => "urn:ietf:params:scim:event:prov:activate",
@@ -118,9 +121,9 @@ pub struct Event {
     /// are read from the membership, not from the group).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resource_version: Option<String>,
-    /// Names of the attributes that changed (top-level names; sub-attributes of complex and
-    /// extension attributes as `name.givenName` and `urn:…:User:manager`); for a creation or a
-    /// restore, those it has.
+    /// Names of the attributes that changed, sorted (top-level names; sub-attributes of
+    /// complex and extension attributes as `name.givenName` and `urn:…:User:manager`); for a
+    /// creation or a restore, those it has.
     pub changed_attributes: Vec<String>,
     /// Deletions: whether the resource was soft-deleted (restorable) rather than removed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -215,6 +218,8 @@ pub fn from_change(change: &Change, registry: &Registry) -> Option<Event> {
             )
         }
     };
+    let mut changed = changed;
+    changed.sort();
     let location = path_of(kind, &id);
     let time = match (&change.kind, state) {
         (ChangeKind::Resource { after: Some(a), .. }, _) if a.deleted_at.is_some() => {
@@ -372,3 +377,5 @@ fn changed_names(before: &Map<String, Value>, after: &Map<String, Value>) -> Vec
     names
 }
 
+#[cfg(test)]
+mod tests;

@@ -1,5 +1,5 @@
 //! [`Change`]: one change of what a tenant holds, as a store records it — the input of the
-//! change events (`crate::events`). The DynamoDB store's changes are read from the table's
+//! change events (the `events` module). The DynamoDB store's changes are read from the table's
 //! stream (`dynamo::stream`); the memory store hands its changes to a channel as it applies
 //! each write ([`super::memory::MemoryStore::with_changes`]). Both describe the same thing in
 //! the same terms, so one pure function turns either into events.

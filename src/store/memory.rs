@@ -448,7 +448,11 @@ impl State {
             out.extend(delta.remove.iter().map(|m| member(&write.id, m, false)));
             out.extend(delta.add.iter().map(|l| member(&write.id, &l.target, true)));
         };
-        let now = || self.resources.get(&key).map(|r| Stored::live(r.as_ref().clone()));
+        let now = || {
+            self.resources
+                .get(&key)
+                .map(|r| Stored::live(r.as_ref().clone()))
+        };
         match &write.op {
             WriteOp::Create { members, .. } => {
                 out.push(resource(None, now()));

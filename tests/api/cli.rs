@@ -94,7 +94,7 @@ async fn serve(args: &[&str]) -> Served {
         while let Some(line) = reader.next_line().await.expect("read") {
             // The embedded store prints a token last; DynamoDB mode ends with the base URL.
             let done = line.trim().starts_with("Token:")
-                || (!args.is_empty() && line.trim().starts_with("Base URL:"));
+                || (args.contains(&"--dynamodb") && line.trim().starts_with("Base URL:"));
             lines.push(line);
             if done {
                 break;
@@ -125,6 +125,135 @@ async fn serve_on_the_embedded_store_prints_a_working_token() {
     assert_eq!(created.status(), StatusCode::CREATED);
     let unauthenticated = client.get(format!("{base}/Users")).send().await.unwrap();
     assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// One HTTP request as a receiver sees it: (headers, lower-cased names; body).
+type Received = (Vec<(String, String)>, Vec<u8>);
+
+/// Accepts connections on `listener`, answering the first request 500 and every later one
+/// 204, and hands each request over.
+async fn receive_events(
+    listener: tokio::net::TcpListener,
+    out: tokio::sync::mpsc::UnboundedSender<Received>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut answered = 0;
+    loop {
+        let Ok((mut socket, _)) = listener.accept().await else {
+            return;
+        };
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        let (head, body_start) = loop {
+            let n = socket.read(&mut chunk).await.expect("read");
+            assert!(n > 0, "connection closed mid-request");
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break (String::from_utf8_lossy(&buf[..end]).into_owned(), end + 4);
+            }
+        };
+        let headers: Vec<(String, String)> = head
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let length: usize = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .map(|(_, v)| v.parse().expect("length"))
+            .unwrap_or(0);
+        while buf.len() < body_start + length {
+            let n = socket.read(&mut chunk).await.expect("read body");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        let status = if answered == 0 {
+            "500 Internal Server Error"
+        } else {
+            "204 No Content"
+        };
+        answered += 1;
+        let reply = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        socket.write_all(reply.as_bytes()).await.expect("answer");
+        let _ = out.send((headers, buf[body_start..body_start + length].to_vec()));
+    }
+}
+
+#[tokio::test]
+async fn serve_delivers_signed_change_events_and_retries() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let hook = format!(
+        "http://{}/scim-events",
+        listener.local_addr().expect("addr")
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(receive_events(listener, tx));
+    let secret = "test-signing-secret";
+    let served = serve(&["--events-url", &hook, "--events-secret", secret]).await;
+    let base = served.value_of("Base URL:");
+    let token = served.value_of("Token:");
+    let created = reqwest::Client::new()
+        .post(format!("{base}/Users"))
+        .bearer_auth(&token)
+        .json(&json!({"schemas": [USER_SCHEMA], "userName": "hooked@example.com", "password": "Pa55-word!"}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let id = created.json::<serde_json::Value>().await.expect("json")["id"].clone();
+    let mut received = Vec::new();
+    for _ in 0..2 {
+        received.push(
+            tokio::time::timeout(Duration::from_secs(10), rx.recv())
+                .await
+                .expect("an event arrives")
+                .expect("receiver running"),
+        );
+    }
+    // Answered 500 the first time: delivered again, the same event.
+    let (headers, body) = received.pop().expect("second");
+    let (first_headers, first) = received.pop().expect("first");
+    assert_eq!(first, body);
+    let header = |hs: &[(String, String)], name: &str| {
+        hs.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {name}"))
+    };
+    assert_eq!(
+        header(&first_headers, "scimlet-event-id"),
+        header(&headers, "scimlet-event-id")
+    );
+    assert_eq!(header(&headers, "content-type"), "application/json");
+    let event: serde_json::Value = serde_json::from_slice(&body).expect("json event");
+    assert_eq!(event["type"], "user.created");
+    assert_eq!(event["resource"]["id"], id);
+    assert_eq!(
+        event["id"].as_str(),
+        Some(header(&headers, "scimlet-event-id").as_str())
+    );
+    let text = String::from_utf8_lossy(&body);
+    assert!(
+        !text.contains("Pa55") && !text.contains("argon2"),
+        "no password: {text}"
+    );
+    // The signature is HMAC-SHA256 of "<t>.<body>" under the secret.
+    let signature = header(&headers, "scimlet-signature");
+    let t: i64 = signature
+        .strip_prefix("t=")
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|t| t.parse().ok())
+        .expect("t=");
+    assert_eq!(
+        signature,
+        scimlet::events::deliver::signature(secret.as_bytes(), t, &body)
+    );
+    assert_ne!(
+        signature,
+        scimlet::events::deliver::signature(b"another secret", t, &body)
+    );
 }
 
 #[tokio::test]

@@ -73,6 +73,8 @@ pub enum Principal {
     Operator,
     /// The deployer: may do anything (creates tables).
     Admin,
+    /// The change-event pipe's role, from `template.yaml` (reads the table's stream).
+    Pipe,
     /// May do nothing (for tests that prove denials).
     Nobody,
 }
@@ -84,6 +86,7 @@ impl Principal {
             Principal::Function => "function",
             Principal::Operator => "operator",
             Principal::Admin => "admin",
+            Principal::Pipe => "pipe",
             Principal::Nobody => "nobody",
         };
         format!("{name}.{table}")

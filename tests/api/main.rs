@@ -8,6 +8,7 @@ mod bulk;
 mod cli;
 mod cursor;
 mod discovery;
+mod events;
 mod extensions;
 mod failures;
 mod fair_limits;

@@ -66,6 +66,7 @@ fn aws_sdk_types_stay_in_the_dynamo_store_and_binaries() {
 #[test]
 fn lambda_http_stays_in_the_lambda_adapter() {
     only_in("lambda_http", &["src/http/lambda.rs", "src/bin/lambda.rs"]);
+    only_in("lambda_runtime", &["src/bin/events.rs"]);
 }
 
 #[test]
@@ -146,7 +147,18 @@ fn layers_only_import_downward() {
         ],
     );
     // Operations receive typed requests: no routing, query strings or HTTP adapters.
-    never_in("src/ops/", &["crate::http", "crate::app"]);
+    never_in("src/ops/", &["crate::http", "crate::app", "crate::events"]);
+    // Change events are made from what stores record: nothing below them knows them.
+    for lower in [
+        "src/store/",
+        "src/schema/",
+        "src/domain/",
+        "src/filter/",
+        "src/patch/",
+    ] {
+        never_in(lower, &["crate::events"]);
+    }
+    never_in("src/events/", &["crate::http", "crate::app", "crate::auth"]);
 }
 
 #[test]

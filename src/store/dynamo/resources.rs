@@ -732,7 +732,11 @@ impl DynamoStore {
                 .map_err(StoreError::backend)?;
             requests.push(WriteRequest::builder().put_request(put).build());
             let delete = DeleteRequest::builder()
-                .set_key(Some(edges::membership_key(tenant, &edge.group, &edge.member)))
+                .set_key(Some(edges::membership_key(
+                    tenant,
+                    &edge.group,
+                    &edge.member,
+                )))
                 .build()
                 .map_err(StoreError::backend)?;
             requests.push(WriteRequest::builder().delete_request(delete).build());

@@ -195,9 +195,7 @@ pub fn attribute(value: &Value) -> Result<AttributeValue, RecordError> {
                 .map(attribute)
                 .collect::<Result<_, _>>()?,
         ),
-        "M" => AttributeValue::M(
-            image(Some(inner))?.ok_or_else(|| bad("an M"))?,
-        ),
+        "M" => AttributeValue::M(image(Some(inner))?.ok_or_else(|| bad("an M"))?),
         other => return Err(bad(format!("an attribute of type {other}"))),
     })
 }
