@@ -12,7 +12,7 @@
 //! | activity entry | `T#<tid>#ACTIVITY` | `<RFC 3339 time>#<random>` | – |
 //! | request count (rate limit) | `T#<tid>#RATE` | `<window number>` | – |
 //! | page anchor | `T#<tid>#ANCHORS#<USERS or GROUPS>#<listing>` | `<position, 20 digits>` | – |
-//! | group→member edge | `T#<tid>#G#<gid>` | `MEMBER#<U or G>#<id>` | – |
+//! | group→member edge (kept `retired`, with a TTL, when its group is deleted) | `T#<tid>#G#<gid>` | `MEMBER#<U or G>#<id>` | – |
 //! | member→group edge | `T#<tid>#<U or G>#<id>` | `GROUP#<gid>` | – |
 //!
 //! Every key of a tenant's items (GSI keys included) starts with `T#<tid>#`, so IAM

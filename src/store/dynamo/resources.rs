@@ -16,7 +16,10 @@
 //! - **Deletes** remove the resource, its guards and its count in one transaction, then its
 //!   edges (in that transaction if they fit, else in batches, at most [`RETIRE_EDGE_BUDGET`] of
 //!   them synchronously); a member's edges added meanwhile are swept once more. Edges that
-//!   point at a deleted group are ignored by readers.
+//!   point at a deleted group are ignored by readers. A deleted group's own member edges are
+//!   retired rather than deleted (kept with a marker, removed by the TTL; see
+//!   [`edges::RETIRED`]), so that its stream shows one deletion and no member removals; a
+//!   restore deletes them first.
 
 use std::time::Duration;
 
