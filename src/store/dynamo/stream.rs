@@ -9,7 +9,7 @@
 //! - resource items (sort key `USER` or `GROUP`): the resource before and after;
 //! - group-side membership edges (sort key `MEMBER#…`): inserted → member added, deleted →
 //!   member removed, unless retired (a deleted group's members, see
-//!   [`super::edges::RETIRED`]); a modified edge (its display copy rewritten) is no change.
+//!   `edges::RETIRED`); a modified edge (its display copy rewritten) is no change.
 //!
 //! Everything else (tokens, tenants, guards, counters, lookup entries, activity, member-side
 //! edges that mirror the group side) is not a change.
