@@ -93,7 +93,12 @@ impl App {
         let response = match result {
             Ok(reply) => reply_response(reply),
             Err(err) => {
-                failure = Some((err.scim_type().map(|t| t.as_str()), err.reason()));
+                let attribute = err
+                    .status()
+                    .is_client_error()
+                    .then(|| err.attribute().map(str::to_owned))
+                    .flatten();
+                failure = Some((err.scim_type().map(|t| t.as_str()), err.reason(), attribute));
                 if err.status().is_server_error() {
                     tracing::error!(
                         route = log.route.unwrap_or("unrouted"),
@@ -115,8 +120,9 @@ impl App {
             request_id: ids.as_ref().and_then(|i| i.lambda.as_deref()),
             api_request_id: ids.as_ref().and_then(|i| i.api.as_deref()),
             status: response.status().as_u16(),
-            scim_type: failure.and_then(|(t, _)| t),
-            reason: failure.map(|(_, r)| r),
+            scim_type: failure.as_ref().and_then(|(t, _, _)| *t),
+            reason: failure.as_ref().map(|(_, r, _)| *r),
+            attribute: failure.as_ref().and_then(|(_, _, a)| a.as_deref()),
             latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         };
         request_log::write(&self.inner.config.log_format, &record);
@@ -148,6 +154,7 @@ impl App {
             status: record.status,
             scim_type: record.scim_type.map(str::to_owned),
             reason: record.reason.map(str::to_owned),
+            attribute: record.attribute.map(str::to_owned),
             token_id: record.token_id.map(str::to_owned),
         };
         if let Err(err) = self.inner.store.record_activity(&tenant, &entry).await {

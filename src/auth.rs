@@ -9,7 +9,10 @@
 //! on a blocking thread. An unknown id is rejected right after the lookup without hashing:
 //! ids are random and not secret, so there is no oracle to protect, and floods of garbage
 //! tokens cannot make the server burn CPU and memory. Failures per token id are counted and
-//! slowed down. A verified token is cached by the SHA-256 of the whole token for a short TTL;
+//! slowed down; past a few within a minute, the secret is checked against the token's SHA-256
+//! check digest instead of argon2id: guesses are answered 429 for the price of one SHA-256,
+//! and the right secret is never refused because others guessed (the secret's 256 random bits
+//! make the digest as safe to store as the argon2id hash). A verified token is cached by the SHA-256 of the whole token for a short TTL;
 //! revocation is honoured within that TTL. When the TTL has passed, the token's record is read
 //! again (one `GetItem`, plus the tenant's for its settings) and, if its stored hash, tenant and
 //! expiry are unchanged, the entry is renewed without running argon2 again: a warm Lambda pays
@@ -158,6 +161,7 @@ pub fn issue_token(
     Ok(IssuedToken {
         token: format!("{TOKEN_PREFIX}_{id}_{secret}"),
         record: TokenRecord {
+            check: Some(check_digest(&id, &secret)),
             id,
             tenant: tenant.clone(),
             hash,
@@ -167,6 +171,30 @@ pub fn issue_token(
             last_used: None,
         },
     })
+}
+
+/// The digest kept beside the argon2id hash ([`TokenRecord::check`]): SHA-256 over a label,
+/// the id and the secret, in hex.
+pub fn check_digest(id: &str, secret: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"scimlet-token-check\0");
+    hasher.update(id.as_bytes());
+    hasher.update(b"\0");
+    hasher.update(secret.as_bytes());
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Compares two strings in time independent of where they differ.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// Who a verified request acts for.
@@ -327,12 +355,27 @@ impl Authenticator {
         }
     }
 
-    /// Runs argon2id on the blocking pool (after the failure delay of this token id).
+    /// Checks the secret. Normally by argon2id on the blocking pool. While this token id is
+    /// being guessed at (more than [`FREE_FAILURES`] failures within [`FAILURE_WINDOW`]), by
+    /// the token's check digest instead: a wrong secret is answered 429 at the cost of one
+    /// SHA-256, and the right one gets in at once, however many guesses others made. A token
+    /// without a check digest (issued before it existed) keeps argon2id, slowed down.
     async fn verify(
         &self,
         parsed: &ParsedToken<'_>,
         record: &TokenRecord,
     ) -> Result<(), ScimError> {
+        if let Some(check) = &record.check
+            && self.recent_failures(parsed.id) > FREE_FAILURES
+        {
+            if same(&check_digest(parsed.id, parsed.secret), check) {
+                return Ok(());
+            }
+            self.record_failure(parsed.id);
+            return Err(ScimError::Throttled {
+                retry_after_secs: u32::try_from(FAILURE_WINDOW.as_secs()).unwrap_or(60),
+            });
+        }
         self.delay_after_failures(parsed.id).await;
         let secret = parsed.secret.to_owned();
         let phc = record.hash.clone();
@@ -398,14 +441,7 @@ impl Authenticator {
 
     /// Sleeps in proportion to the recent failures of this token id (beyond a few free ones).
     async fn delay_after_failures(&self, token_id: &str) {
-        let recent = {
-            let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-            failures
-                .get(token_id)
-                .filter(|(_, since)| since.elapsed() < FAILURE_WINDOW)
-                .map(|(n, _)| *n)
-                .unwrap_or(0)
-        };
+        let recent = self.recent_failures(token_id);
         if recent > FREE_FAILURES {
             let delay = Duration::from_millis(200 * u64::from(recent - FREE_FAILURES));
             tokio::time::sleep(delay.min(MAX_FAILURE_DELAY)).await;
@@ -540,6 +576,40 @@ mod tests {
         );
         assert!(auth.authenticate(None).await.is_err());
         assert!(auth.authenticate(Some("Basic abc")).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn guesses_of_a_known_id_soon_cost_no_argon2_and_never_lock_out_its_secret() {
+        let (store, auth, issued) = setup().await;
+        let id = &issued.record.id;
+        let wrong = format!("Bearer scimlet_{id}_{}", "B".repeat(43));
+        for _ in 0..=FREE_FAILURES {
+            let err = auth.authenticate(Some(&wrong)).await.unwrap_err();
+            assert_eq!(err.status(), http::StatusCode::UNAUTHORIZED);
+        }
+        let before = auth.argon2_verifications();
+        for _ in 0..50 {
+            let err = auth.authenticate(Some(&wrong)).await.unwrap_err();
+            assert_eq!(err.status(), http::StatusCode::TOO_MANY_REQUESTS);
+        }
+        assert_eq!(auth.argon2_verifications(), before, "no argon2 for guesses");
+        // The right secret gets in at once, without argon2 either.
+        let right = format!("Bearer {}", issued.token);
+        assert_eq!(auth.authenticate(Some(&right)).await.unwrap().token_id, *id);
+        assert_eq!(auth.argon2_verifications(), before);
+        // A token issued before check digests existed keeps argon2id (slowed down).
+        let tenant = TenantId::new("acme").unwrap();
+        let mut legacy = issue_token(&tenant, None, None, "now".into()).unwrap();
+        legacy.record.check = None;
+        store.put_token(&legacy.record).await.unwrap();
+        let legacy_wrong = format!("Bearer scimlet_{}_{}", legacy.record.id, "C".repeat(43));
+        for _ in 0..=FREE_FAILURES + 1 {
+            let err = auth.authenticate(Some(&legacy_wrong)).await.unwrap_err();
+            assert_eq!(err.status(), http::StatusCode::UNAUTHORIZED);
+        }
+        let header = format!("Bearer {}", legacy.token);
+        auth.authenticate(Some(&header)).await.unwrap();
+        assert!(auth.argon2_verifications() > before);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -85,6 +85,29 @@ pub enum ScimError {
     /// A bug or an outage. The cause is logged by the handler; the client sees a generic text.
     #[error("internal server error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// `error`, about the attribute named (see [`ScimError::about`]): the name travels with the
+    /// error as a value of its own, so logs and per-tenant views can show which attribute
+    /// failed without parsing messages (which may quote values).
+    #[error("{error}")]
+    About {
+        /// The attribute's name or path, sanitised ([`attribute_name`]).
+        attribute: String,
+        /// The failure.
+        error: Box<ScimError>,
+    },
+}
+
+/// The most characters of an attribute name kept with an error.
+const MAX_ATTRIBUTE_NAME: usize = 100;
+
+/// An attribute name or path as it may be logged: cut at the first character that cannot be
+/// part of a name (a value filter `[…]`, a space, a quote: what follows may be a value) and
+/// at [`MAX_ATTRIBUTE_NAME`] characters.
+pub fn attribute_name(raw: &str) -> String {
+    raw.chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '_' | '-' | '$'))
+        .take(MAX_ATTRIBUTE_NAME)
+        .collect()
 }
 
 /// The `scimType` keywords of RFC 7644 §3.12 (and RFC 9865), as sent on the wire.
@@ -139,6 +162,40 @@ impl ScimError {
         ScimError::Internal(cause.into())
     }
 
+    /// This error, about `attribute` (a name or path; sanitised by [`attribute_name`]). An
+    /// error already about an attribute keeps it (the innermost name is the most precise).
+    pub fn about(self, attribute: &str) -> Self {
+        match self {
+            about @ ScimError::About { .. } => about,
+            error => {
+                let attribute = attribute_name(attribute);
+                if attribute.is_empty() {
+                    return error;
+                }
+                ScimError::About {
+                    attribute,
+                    error: Box::new(error),
+                }
+            }
+        }
+    }
+
+    /// The attribute this error is about, if it says.
+    pub fn attribute(&self) -> Option<&str> {
+        match self {
+            ScimError::About { attribute, .. } => Some(attribute),
+            _ => None,
+        }
+    }
+
+    /// The failure itself (without the attribute it is about).
+    pub fn kind(&self) -> &ScimError {
+        match self {
+            ScimError::About { error, .. } => error.kind(),
+            other => other,
+        }
+    }
+
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -162,6 +219,7 @@ impl ScimError {
             ScimError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             ScimError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ScimError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ScimError::About { error, .. } => error.status(),
         }
     }
 
@@ -189,6 +247,7 @@ impl ScimError {
             | ScimError::Throttled { .. }
             | ScimError::NotImplemented(_)
             | ScimError::Internal(_) => None,
+            ScimError::About { error, .. } => error.scim_type(),
         }
     }
 
@@ -217,6 +276,7 @@ impl ScimError {
             ScimError::Throttled { .. } => "throttled",
             ScimError::NotImplemented(_) => "not_implemented",
             ScimError::Internal(_) => "internal",
+            ScimError::About { error, .. } => error.reason(),
         }
     }
 
@@ -251,6 +311,38 @@ impl ScimError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_about_an_attribute_carries_its_name_not_its_value() {
+        let err = ScimError::NoTarget("'emails[value eq \"a@b\"]' matches no value".into())
+            .about("emails[value eq \"a@b\"].type");
+        assert_eq!(err.attribute(), Some("emails"));
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(err.scim_type(), Some(ScimType::NoTarget));
+        assert_eq!(err.reason(), "no_target");
+        assert!(matches!(err.kind(), ScimError::NoTarget(_)));
+        // The client sees the same body as without the name.
+        assert_eq!(err.to_body()["scimType"], "noTarget");
+        assert!(err.to_string().starts_with("'emails["));
+        // The innermost name stays; names are cut and bounded; nothing to name, no wrapper.
+        let inner = ScimError::InvalidValue("x".into())
+            .about("name.givenName")
+            .about("name");
+        assert_eq!(inner.attribute(), Some("name.givenName"));
+        let urn = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager";
+        assert_eq!(
+            ScimError::Mutability("x".into()).about(urn).attribute(),
+            Some(urn)
+        );
+        assert_eq!(attribute_name(&"a".repeat(500)).len(), 100);
+        assert_eq!(attribute_name("title\" or 1 eq 1"), "title");
+        assert!(
+            ScimError::InvalidValue("x".into())
+                .about("\"quoted\"")
+                .attribute()
+                .is_none()
+        );
+    }
 
     #[test]
     fn uniqueness_renders_rfc_body() {

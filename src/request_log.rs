@@ -53,6 +53,8 @@ pub struct RequestRecord<'a> {
     pub scim_type: Option<&'static str>,
     /// For an error: its category (`ScimError::reason`).
     pub reason: Option<&'static str>,
+    /// For a 4xx about one attribute: its name (sanitised, never a value).
+    pub attribute: Option<&'a str>,
     /// Time spent handling the request.
     pub latency_ms: u64,
 }
@@ -79,6 +81,7 @@ pub fn write(format: &LogFormat, record: &RequestRecord<'_>) {
             status = record.status,
             scim_type = record.scim_type,
             reason = record.reason,
+            attribute = record.attribute,
             latency_ms = record.latency_ms,
             "request"
         ),
@@ -135,7 +138,12 @@ pub fn emf_line(record: &RequestRecord<'_>, function_name: &str, timestamp_ms: u
             }
         }
         map.insert("status".into(), Value::from(record.status));
-        for (name, value) in [("scimType", record.scim_type), ("reason", record.reason)] {
+        let error_fields = [
+            ("scimType", record.scim_type),
+            ("reason", record.reason),
+            ("attribute", record.attribute),
+        ];
+        for (name, value) in error_fields {
             if let Some(value) = value {
                 map.insert(name.into(), Value::from(value));
             }
@@ -167,6 +175,7 @@ mod tests {
             status: 200,
             scim_type: None,
             reason: None,
+            attribute: None,
             latency_ms: 12,
         };
         let line = emf_line(&record, "scimlet-Function-AbCdEf123456", 1_764_633_600_000);
@@ -186,6 +195,7 @@ mod tests {
                 status,
                 scim_type: None,
                 reason: None,
+                attribute: None,
                 latency_ms: 3,
             };
             let doc: Value = serde_json::from_str(&emf_line(&record, "f", 1)).unwrap();
@@ -215,6 +225,7 @@ mod tests {
             status: 409,
             scim_type: Some("uniqueness"),
             reason: Some("uniqueness"),
+            attribute: None,
             latency_ms: 3,
         };
         let doc: Value = serde_json::from_str(&emf_line(&record, "f", 1)).unwrap();

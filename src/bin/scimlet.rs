@@ -758,13 +758,14 @@ async fn tenant(command: TenantCommand, out: Output) -> CliResult {
                         .iter()
                         .map(|e| {
                             format!(
-                                "{}\t{} {}\t{}\t{}\t{}\ttoken {}",
+                                "{}\t{} {}\t{}\t{}\t{}\t{}\ttoken {}",
                                 e.at,
                                 e.method,
                                 e.route,
                                 e.status,
                                 e.scim_type.as_deref().unwrap_or("-"),
                                 e.reason.as_deref().unwrap_or("-"),
+                                e.attribute.as_deref().unwrap_or("-"),
                                 e.token_id.as_deref().unwrap_or("-")
                             )
                         })
@@ -778,7 +779,8 @@ async fn tenant(command: TenantCommand, out: Output) -> CliResult {
                             serde_json::json!({
                                 "at": e.at, "method": e.method, "route": e.route,
                                 "status": e.status, "scimType": e.scim_type,
-                                "reason": e.reason, "tokenId": e.token_id,
+                                "reason": e.reason, "attribute": e.attribute,
+                                "tokenId": e.token_id,
                             })
                         })
                         .collect()

@@ -139,6 +139,12 @@ pub struct TokenRecord {
     pub tenant: TenantId,
     /// argon2id PHC string of the secret.
     pub hash: String,
+    /// A SHA-256 digest of the token (hex), checked instead of the argon2id hash while its
+    /// id is being guessed at, so that guesses cost no argon2 and the right secret still gets
+    /// in. The secret has 256 random bits: this digest gives an attacker no more than the
+    /// argon2id hash does. `None` on tokens issued before it existed (they keep the slowed
+    /// argon2id path).
+    pub check: Option<String>,
     /// RFC 3339 issue time.
     pub created: String,
     /// Expiry as Unix seconds, if any. An expired token stays listed (marked) until it is
@@ -166,6 +172,8 @@ pub struct ActivityEntry {
     pub scim_type: Option<String>,
     /// For an error: its category.
     pub reason: Option<String>,
+    /// For a 4xx about one attribute: its name (never a value).
+    pub attribute: Option<String>,
     /// The token that authenticated it.
     pub token_id: Option<String>,
 }

@@ -53,7 +53,7 @@ pub fn reply_response(reply: Reply) -> Response<Bytes> {
 pub fn error_response(err: &ScimError) -> Response<Bytes> {
     let mut response = json_response(err.status(), &err.to_body());
     let headers = response.headers_mut();
-    match err {
+    match err.kind() {
         ScimError::Unauthorized(_) => {
             headers.insert(
                 WWW_AUTHENTICATE,

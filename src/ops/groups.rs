@@ -48,10 +48,10 @@ pub fn take_members(attributes: &mut Map<String, Value>) -> Result<Vec<Requested
     };
     let items = match raw {
         Value::Array(items) => items,
-        _ => return Err(ScimError::InvalidValue("'members' must be an array".into())),
+        _ => return Err(member_error("'members' must be an array".into())),
     };
     if items.len() > MAX_MEMBERS_PER_REQUEST {
-        return Err(ScimError::InvalidValue(format!(
+        return Err(member_error(format!(
             "a request may set at most {MAX_MEMBERS_PER_REQUEST} members; add the rest with PATCH"
         )));
     }
@@ -62,14 +62,14 @@ pub fn take_members(attributes: &mut Map<String, Value>) -> Result<Vec<Requested
             .get("value")
             .and_then(Value::as_str)
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| ScimError::InvalidValue("each member needs a 'value' (its id)".into()))?
+            .ok_or_else(|| member_error("each member needs a 'value' (its id)".into()))?
             .to_owned();
         let kind = match item.get("type").and_then(Value::as_str) {
             None => None,
             Some(t) if t.eq_ignore_ascii_case("User") => Some(ResourceKind::User),
             Some(t) if t.eq_ignore_ascii_case("Group") => Some(ResourceKind::Group),
             Some(_) => {
-                return Err(ScimError::InvalidValue(
+                return Err(member_error(
                     "a member's 'type' must be \"User\" or \"Group\"".into(),
                 ));
             }
@@ -114,12 +114,10 @@ pub async fn resolve(
     known: &[Link],
 ) -> Result<Vec<Link>, ScimError> {
     if requested.iter().any(|r| r.id == group_id) {
-        return Err(ScimError::InvalidValue(
-            "a group cannot be a member of itself".into(),
-        ));
+        return Err(member_error("a group cannot be a member of itself".into()));
     }
     if let Some(r) = requested.iter().find(|r| !is_resource_id(&r.id)) {
-        return Err(ScimError::InvalidValue(format!(
+        return Err(member_error(format!(
             "member '{}' does not exist (it is not an id this server issues)",
             r.id
         )));
@@ -175,10 +173,7 @@ pub async fn resolve(
                 display: write::display_of(resource.kind, &resource.attributes),
             }),
             None => {
-                return Err(ScimError::InvalidValue(format!(
-                    "member '{}' does not exist",
-                    r.id
-                )));
+                return Err(member_error(format!("member '{}' does not exist", r.id)));
             }
         }
     }
@@ -200,6 +195,11 @@ pub fn diff(current: &[Link], desired: &[Link]) -> MemberDelta {
         .map(|l| l.target.clone())
         .collect();
     MemberDelta { add, remove }
+}
+
+/// A 400 `invalidValue` about a group's `members`.
+fn member_error(message: String) -> ScimError {
+    ScimError::InvalidValue(message).about("members")
 }
 
 #[cfg(test)]

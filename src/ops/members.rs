@@ -219,7 +219,8 @@ fn requested(value: Value) -> Result<Vec<Requested>, ScimError> {
         _ => {
             return Err(ScimError::InvalidValue(
                 "'members' must be a list of {\"value\": \"<id>\"}".into(),
-            ));
+            )
+            .about("members"));
         }
     };
     let mut attrs = Map::new();

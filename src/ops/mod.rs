@@ -174,7 +174,7 @@ pub fn store_error(err: StoreError) -> ScimError {
     match err {
         StoreError::NotFound => ScimError::NotFound("resource not found".into()),
         StoreError::Conflict { attr } => {
-            ScimError::Uniqueness(format!("the value of '{attr}' is already in use"))
+            ScimError::Uniqueness(format!("the value of '{attr}' is already in use")).about(attr)
         }
         // A membership edge changed under a write that did not retry: try again shortly.
         StoreError::Throttled | StoreError::Raced => ScimError::Throttled {
@@ -185,6 +185,7 @@ pub fn store_error(err: StoreError) -> ScimError {
         }
         StoreError::MissingMember { id } => {
             ScimError::InvalidValue(format!("member '{id}' does not exist"))
+                .about(groups::link_attribute(crate::domain::ResourceKind::Group))
         }
         err @ (StoreError::AlreadyExists | StoreError::Setup(_) | StoreError::Backend(_)) => {
             ScimError::internal(err)

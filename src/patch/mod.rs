@@ -124,12 +124,13 @@ fn apply_at(
             let matched = matching(filter, def, list)?;
             let written = if matched.is_empty() {
                 if kind == OpKind::Replace {
-                    return Err(ScimError::NoTarget(format!("'{raw}' matches no value")));
+                    return Err(ScimError::NoTarget(format!("'{raw}' matches no value")).about(raw));
                 }
                 let mut element = element_from_filter(filter, def).ok_or_else(|| {
                     ScimError::NoTarget(format!(
                         "'{raw}' matches no value, and no value can be made from its filter"
                     ))
+                    .about(raw)
                 })?;
                 match sub {
                     Some(sub) => set_sub(&mut element, sub, normalized),

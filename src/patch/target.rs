@@ -22,7 +22,7 @@ pub(super) struct Target<'p> {
 }
 
 pub(super) fn invalid_path(path: &str) -> ScimError {
-    ScimError::InvalidPath(format!("'{path}' names no attribute of this resource"))
+    ScimError::InvalidPath(format!("'{path}' names no attribute of this resource")).about(path)
 }
 
 /// Resolves an attribute path against the resource type.
@@ -43,7 +43,8 @@ pub(super) fn resolve<'p>(
     if path.filter.is_some() && !def.multi_valued {
         return Err(ScimError::InvalidPath(format!(
             "'{raw}': a value filter applies only to multi-valued attributes"
-        )));
+        ))
+        .about(raw));
     }
     Ok(Target {
         ext: resolved.ext,
@@ -59,7 +60,7 @@ pub(super) fn check_writable(target: &Target<'_>, raw: &str) -> Result<(), ScimE
             .sub
             .is_some_and(|s| s.mutability == Mutability::ReadOnly);
     if read_only {
-        return Err(ScimError::Mutability(format!("'{raw}' is read-only")));
+        return Err(ScimError::Mutability(format!("'{raw}' is read-only")).about(raw));
     }
     Ok(())
 }

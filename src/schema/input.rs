@@ -190,9 +190,9 @@ fn unknown_attribute(
             ignored.push(name.to_owned());
             Ok(())
         }
-        UnknownAttributes::Reject => Err(ScimError::InvalidValue(format!(
-            "unknown attribute '{name}'"
-        ))),
+        UnknownAttributes::Reject => {
+            Err(ScimError::InvalidValue(format!("unknown attribute '{name}'")).about(name))
+        }
     }
 }
 
@@ -212,7 +212,8 @@ fn check_required(
             return Err(ScimError::InvalidValue(format!(
                 "'{}' is required and must not be empty",
                 def.name
-            )));
+            ))
+            .about(def.name));
         }
     }
     Ok(())
@@ -239,7 +240,8 @@ pub fn normalize_value(def: &AttributeDef, value: Value) -> Result<Option<Value>
         return Err(ScimError::InvalidValue(format!(
             "'{}' is multi-valued and must be a JSON array",
             def.name
-        )));
+        ))
+        .about(def.name));
     };
     let mut out = Vec::with_capacity(items.len());
     for item in items {
@@ -257,8 +259,9 @@ pub fn normalize_single(
     value: Value,
     path: &str,
 ) -> Result<Option<Value>, ScimError> {
-    let wrong_type =
-        || ScimError::InvalidValue(format!("'{path}' must be of type {}", def.ty.name()));
+    let wrong_type = || {
+        ScimError::InvalidValue(format!("'{path}' must be of type {}", def.ty.name())).about(path)
+    };
     let normalized = match (def.ty, value) {
         (_, Value::Null) => None,
         (AttrType::String | AttrType::Reference | AttrType::Binary, Value::String(s)) => {
@@ -280,7 +283,8 @@ pub fn normalize_single(
                 return Err(ScimError::InvalidValue(format!(
                     "'{path}' is outside the range of decimals this server stores \
                      (magnitudes from 1e-130 to 9.99e125, or 0)"
-                )));
+                ))
+                .about(path));
             }
             Some(Value::Number(n))
         }
@@ -339,10 +343,10 @@ pub fn check_immutable(
         if let Some(old) = get(before)
             && get(after).as_ref() != Some(&old)
         {
-            return Err(ScimError::Mutability(format!(
-                "'{}' is immutable once set",
-                def.name
-            )));
+            return Err(
+                ScimError::Mutability(format!("'{}' is immutable once set", def.name))
+                    .about(def.name),
+            );
         }
     }
     Ok(())
@@ -387,7 +391,8 @@ pub fn unique_values(
             return Err(ScimError::InvalidValue(format!(
                 "'{}' is longer than {MAX_KEY_VALUE_BYTES} bytes",
                 def.name
-            )));
+            ))
+            .about(def.name));
         }
         out.push(UniqueValue {
             attr: def.name,
@@ -422,7 +427,10 @@ mod tests {
         }
         for bad in [json!(1e126), json!(-1e200), json!(1e-131), json!(-5e-300)] {
             let err = normalize_single(&def, bad.clone(), "weight").unwrap_err();
-            assert!(matches!(err, ScimError::InvalidValue(_)), "{bad}: {err:?}");
+            assert!(
+                matches!(err.kind(), ScimError::InvalidValue(_)),
+                "{bad}: {err:?}"
+            );
             assert!(err.to_string().contains("'weight'"), "{err}");
         }
     }
@@ -438,7 +446,7 @@ mod tests {
         };
         assert!(normalize(body(MAX_RESOURCE_BYTES - 100)).is_ok());
         let err = normalize(body(MAX_RESOURCE_BYTES)).unwrap_err();
-        assert!(matches!(err, ScimError::InvalidValue(_)), "{err:?}");
+        assert!(matches!(err.kind(), ScimError::InvalidValue(_)), "{err:?}");
         assert!(err.to_string().contains("at most"), "{err}");
     }
 

@@ -66,8 +66,11 @@ async fn errors_and_sampled_successes_are_kept_per_tenant(backend: Backend) {
     assert_eq!(invalid.route, "users.create");
     assert_eq!(invalid.scim_type.as_deref(), Some("invalidValue"));
     assert_eq!(invalid.reason.as_deref(), Some("invalid_value"));
+    // Which attribute was wrong, by name (the value stays out).
+    assert_eq!(invalid.attribute.as_deref(), Some("emails"));
     let missing = errors.iter().find(|e| e.status == 404).unwrap();
     assert_eq!(missing.reason.as_deref(), Some("not_found"));
+    assert_eq!(missing.attribute, None);
     let token_id = app.token.split('_').nth(1).unwrap();
     assert!(all.iter().all(|e| e.token_id.as_deref() == Some(token_id)));
     assert!(!format!("{all:?}").contains("private-value"));

@@ -302,6 +302,50 @@ async fn a_500_inside_bulk_is_logged_like_a_500_outside_it() {
     assert!(!text.contains("secret-person"), "{text}");
 }
 
+#[tokio::test]
+async fn a_4xx_log_line_names_the_attribute_but_never_the_value() {
+    let logs = captured_logs();
+    let (_store, tenant, issued, base, _shutdown) = serve_memory(None).await;
+    let client = reqwest::Client::new();
+    let created = client
+        .post(format!("{base}/Users"))
+        .bearer_auth(&issued.token)
+        .json(
+            &json!({"schemas": [USER_SCHEMA], "userName": "someone@example.com",
+            "emails": [{"value": "someone@example.com", "type": "work"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    let id = created.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A replace through a value filter that matches nothing: 400 noTarget about `emails`; the
+    // filter's value must not reach the log.
+    let reply = client
+        .patch(format!("{base}/Users/{id}"))
+        .bearer_auth(&issued.token)
+        .json(&json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "emails[value eq \"hidden-value@example.com\"].type",
+                "value": "home"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status().as_u16(), 400);
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let line = text
+        .lines()
+        .find(|l| {
+            l.contains("users.patch") && l.contains(tenant.as_str()) && l.contains("status=400")
+        })
+        .unwrap_or_else(|| panic!("no request line in:\n{text}"));
+    assert!(line.contains("scim_type=\"noTarget\""), "{line}");
+    assert!(line.contains("attribute=\"emails\""), "{line}");
+    assert!(!text.contains("hidden-value"), "{text}");
+}
+
 /// A server on a fresh memory store with one tenant and a token valid for `valid_days`.
 async fn serve_memory(
     valid_days: Option<u32>,

@@ -342,6 +342,7 @@ async fn directory_keeps_tenants_and_tokens(backend: Backend) {
         id: id.into(),
         tenant: owner.clone(),
         hash: "$argon2id$stub".into(),
+        check: Some("00".repeat(32)),
         created: "2026-01-01T00:00:00.000Z".into(),
         expires_at: Some(1_900_000_000),
         label: Some("okta".into()),

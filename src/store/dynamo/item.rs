@@ -326,6 +326,9 @@ pub fn token_item(t: &TokenRecord) -> Item {
     item.insert("tokenId".into(), s(t.id.clone()));
     item.insert("tenant".into(), s(t.tenant.as_str()));
     item.insert("hash".into(), s(t.hash.clone()));
+    if let Some(check) = &t.check {
+        item.insert("check".into(), s(check.clone()));
+    }
     item.insert("created".into(), s(t.created.clone()));
     if let Some(exp) = t.expires_at {
         // The expiry has its own attribute; the TTL attribute removes the token only after
@@ -351,6 +354,7 @@ pub fn token_from_item(item: &Item) -> Result<TokenRecord, StoreError> {
         id: get_s(item, "tokenId")?.to_owned(),
         tenant: TenantId::new(get_s(item, "tenant")?).map_err(StoreError::backend)?,
         hash: get_s(item, "hash")?.to_owned(),
+        check: get_opt_s(item, "check"),
         created: get_s(item, "created")?.to_owned(),
         // Tokens written before the expiry had its own attribute kept it in the TTL one.
         expires_at: get_opt_i64(item, "expires").or_else(|| get_opt_i64(item, "expiresAt")),
@@ -376,6 +380,7 @@ pub fn activity_item(tenant: &TenantId, entry: &ActivityEntry, expires_at: i64) 
     for (name, value) in [
         ("scimType", &entry.scim_type),
         ("reason", &entry.reason),
+        ("attribute", &entry.attribute),
         ("tokenId", &entry.token_id),
     ] {
         if let Some(value) = value {
@@ -397,6 +402,7 @@ pub fn activity_from_item(item: &Item) -> Result<ActivityEntry, StoreError> {
             .unwrap_or(0),
         scim_type: get_opt_s(item, "scimType"),
         reason: get_opt_s(item, "reason"),
+        attribute: get_opt_s(item, "attribute"),
         token_id: get_opt_s(item, "tokenId"),
     })
 }
