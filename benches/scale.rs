@@ -5,7 +5,14 @@
 //! ```sh
 //! cargo bench --bench scale -- --store memory --small 1000 --large 100000
 //! cargo bench --bench scale -- --store dynamodb --small 200 --large 2000   # DynamoDB Local
+//! cargo bench --bench scale -- --store dynamodb --limits ...   # with what AWS runs with
+//! (`--rate-limit` or `--activity` alone: one of the two)
 //! ```
+//!
+//! `--limits` turns on what the deployed function does per request beside the operation (off
+//! by default, so the per-operation figures stay comparable): the per-tenant rate limit (one
+//! conditional write per request; set high enough never to refuse) and the recent-activity
+//! entries (one write per error, and per operation and minute).
 //!
 //! The server runs on its own runtime, whose threads (workers and blocking pool) are named
 //! `scimlet-serve`: their CPU time, read from `/proc/self/task/*/schedstat`, divided by the
@@ -35,6 +42,10 @@ struct Options {
     large: usize,
     rounds: usize,
     endpoint: Option<String>,
+    /// The per-tenant rate limit on.
+    rate_limit: bool,
+    /// Recent-activity entries on.
+    activity: bool,
 }
 
 fn options() -> Options {
@@ -44,6 +55,8 @@ fn options() -> Options {
         large: 100_000,
         rounds: 20,
         endpoint: std::env::var("SCIMLET_DYNAMODB_ENDPOINT").ok(),
+        rate_limit: false,
+        activity: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
@@ -55,6 +68,12 @@ fn options() -> Options {
             "--large" => o.large = value().parse().expect("--large N"),
             "--rounds" => o.rounds = value().parse().expect("--rounds N"),
             "--dynamodb-endpoint" => o.endpoint = Some(value()),
+            "--limits" => {
+                o.rate_limit = true;
+                o.activity = true;
+            }
+            "--rate-limit" => o.rate_limit = true,
+            "--activity" => o.activity = true,
             _ => {} // cargo bench passes its own flags (--bench)
         }
     }
@@ -461,6 +480,8 @@ fn main() {
     let config = Config {
         max_scan: 10_000,
         bulk_max_operations: 100,
+        tenant_rate_limit: o.rate_limit.then_some(1_000_000),
+        record_activity: o.activity,
         ..Config::default()
     };
     let app = App::new(config, store, directory.clone());
@@ -473,7 +494,16 @@ fn main() {
         app,
         std::future::pending(),
     ));
-    println!("## scimlet scale benchmark, {} store", o.store);
+    println!(
+        "## scimlet scale benchmark, {} store{}",
+        o.store,
+        match (o.rate_limit, o.activity) {
+            (true, true) => ", with the rate limit and activity entries",
+            (true, false) => ", with the rate limit",
+            (false, true) => ", with activity entries",
+            (false, false) => "",
+        }
+    );
     client_rt.block_on(async {
         for (label, n) in [("small", o.small), ("large", o.large)] {
             let (_, token) = new_tenant(directory.as_ref()).await;
