@@ -287,6 +287,8 @@ class Rehearsal:
             "AWS::Logs::MetricFilter": self.apply_metric_filter,
             "AWS::CloudWatch::Alarm": self.apply_alarm,
             "AWS::Pipes::Pipe": self.apply_pipe,
+            "AWS::ApiGatewayV2::Integration": self.apply_integration,
+            "AWS::ApiGatewayV2::Route": self.apply_route,
         }
         applier = appliers.get(resource["Type"])
         expect(applier is not None, f"{logical_id}: no way to rehearse {resource['Type']}")
@@ -349,6 +351,14 @@ class Rehearsal:
             "logs", "put_metric_filter", logGroupName=props["LogGroupName"], filterName=logical_id,
             filterPattern=props["FilterPattern"], metricTransformations=transformations)
         d.refs[logical_id] = logical_id
+
+    def apply_integration(self, d: Deployment, logical_id: str, props: dict) -> None:
+        created = self.call("apigatewayv2", "create_integration", **props)
+        d.refs[logical_id] = created["IntegrationId"]
+
+    def apply_route(self, d: Deployment, logical_id: str, props: dict) -> None:
+        created = self.call("apigatewayv2", "create_route", **props)
+        d.refs[logical_id] = created["RouteId"]
 
     def apply_pipe(self, d: Deployment, logical_id: str, props: dict) -> None:
         name = f"{d.stack_name}-{logical_id}"[:64]
@@ -469,6 +479,20 @@ class Rehearsal:
         filters = self.client("logs").describe_metric_filters(logGroupName=props["LogGroupName"])["metricFilters"]
         found = next((f for f in filters if f["filterName"] == logical_id), None)
         expect(found is not None and found["filterPattern"] == props["FilterPattern"], f"{logical_id}: filter")
+
+    def verify_apigatewayv2_integration(self, d: Deployment, logical_id: str, props: dict) -> None:
+        got = self.client("apigatewayv2").get_integration(ApiId=props["ApiId"], IntegrationId=d.refs[logical_id])
+        expect(got["IntegrationUri"] == props["IntegrationUri"] and got["PayloadFormatVersion"] == "2.0",
+               f"{logical_id}: target {got.get('IntegrationUri')}")
+
+    def verify_apigatewayv2_route(self, d: Deployment, logical_id: str, props: dict) -> None:
+        got = self.client("apigatewayv2").get_route(ApiId=props["ApiId"], RouteId=d.refs[logical_id])
+        expect(got["RouteKey"] == props["RouteKey"], f"{logical_id}: route key")
+        expect(got.get("AuthorizationType") == props["AuthorizationType"], f"{logical_id}: authorisation")
+        expect(got.get("Target") == props["Target"] and "None" not in got.get("Target", ""), f"{logical_id}: target")
+        if props["RouteKey"].startswith("ANY /admin/"):
+            # The admin API is never served without IAM authorisation.
+            expect(got.get("AuthorizationType") == "AWS_IAM", f"{logical_id}: the admin route must use AWS_IAM")
 
     def verify_sqs_queue(self, d: Deployment, logical_id: str, props: dict) -> None:
         got = self.client("sqs").get_queue_attributes(QueueUrl=d.refs[logical_id], AttributeNames=["All"])["Attributes"]

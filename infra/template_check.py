@@ -8,7 +8,8 @@ Run with the pinned tools venv (infra/python-tools.sh), from the repository root
    use; pinned to the version the pinned SAM CLI requires), the way `sam deploy` does after
    `sam package` has replaced local code paths with S3 locations.
 2. Lints the translated template with cfn-lint, once per parameter set in PARAMETER_SETS
-   (default settings, change events off, and a custom domain with a hosted zone), failing
+   (default settings, change events off, the admin API on, and a custom domain with a
+   hosted zone), failing
    on any finding.
 3. Proves the lint still sees circular dependencies: it re-introduces the cycle this
    template once had (the function's environment naming the API, whose body names the
@@ -47,6 +48,7 @@ PACKAGED_CODE_URI = "s3://scimlet-artifacts/bootstrap.zip"
 PARAMETER_SETS = {
     "defaults": [],
     "no-change-events": ["ChangeEvents=false"],
+    "admin-api": ["AdminApi=true"],
     "custom-domain": [
         "DomainName=scim.example.com",
         "CertificateArn=arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",

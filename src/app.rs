@@ -13,15 +13,22 @@ use http::header::{AUTHORIZATION, IF_MATCH, IF_NONE_MATCH};
 use http::{HeaderMap, Method, Request, Response};
 use serde_json::json;
 
+use sha2::{Digest, Sha256};
+
 use crate::activity::Sampler;
+use crate::admin::{
+    self,
+    api::{AdminReply, AdminRoute},
+};
 use crate::auth::Authenticator;
+use crate::config::AdminAccess;
 use crate::config::Config;
 use crate::domain::{ActivityEntry, TenantId};
 use crate::error::ScimError;
 use crate::http::query::QueryParams;
-use crate::http::response::{error_response, reply_response};
+use crate::http::response::{admin_response, error_response, reply_response};
 use crate::http::route::{Route, is_health_check, strip_base};
-use crate::http::{RequestIds, base_url, check_content_type};
+use crate::http::{IamCaller, RequestIds, base_url, check_content_type};
 use crate::ops::request::{SearchRequest, Shape};
 use crate::ops::{self, Ctx, Preconditions, Reply};
 use crate::request_log::{self, RequestRecord};
@@ -36,6 +43,7 @@ pub struct App {
 struct Inner {
     config: Config,
     store: Arc<dyn ResourceStore>,
+    directory: Arc<dyn Directory>,
     auth: Authenticator,
     activity: Sampler,
 }
@@ -63,11 +71,12 @@ impl App {
         store: Arc<dyn ResourceStore>,
         directory: Arc<dyn Directory>,
     ) -> Self {
-        let auth = Authenticator::new(directory, config.token_cache_ttl);
+        let auth = Authenticator::new(directory.clone(), config.token_cache_ttl);
         App {
             inner: Arc::new(Inner {
                 config,
                 store,
+                directory,
                 auth,
                 activity: Sampler::default(),
             }),
@@ -91,7 +100,8 @@ impl App {
             .unwrap_or_else(|_| Err(ScimError::internal("panic while handling the request")));
         let mut failure = None;
         let response = match result {
-            Ok(reply) => reply_response(reply),
+            Ok(Answer::Scim(reply)) => reply_response(reply),
+            Ok(Answer::Admin(reply)) => admin_response(reply),
             Err(err) => {
                 let attribute = err
                     .status()
@@ -136,6 +146,10 @@ impl App {
         let Some(tenant) = record.tenant.and_then(|t| TenantId::new(t).ok()) else {
             return;
         };
+        // A tenant's activity is its identity provider's traffic, not its administration.
+        if record.route.starts_with("admin.") {
+            return;
+        }
         if !self.inner.config.record_activity {
             return;
         }
@@ -194,13 +208,18 @@ impl App {
         &self,
         request: &Request<Bytes>,
         log: &mut RequestLog,
-    ) -> Result<Reply, ScimError> {
+    ) -> Result<Answer, ScimError> {
         let config = &self.inner.config;
         let path = request.uri().path();
         if is_health_check(request.method(), path) {
             // For load balancers and uptime checks: no token, no store call, no data.
             log.route = Some("health");
-            return Ok(Reply::ok(json!({"status": "ok"})));
+            return Ok(Answer::Scim(Reply::ok(json!({"status": "ok"}))));
+        }
+        if config.admin != AdminAccess::Off
+            && let Some((_, relative)) = strip_base(path, admin::api::PREFIX)
+        {
+            return Ok(Answer::Admin(self.admin(request, relative, log).await));
         }
         let (prefix, relative) = strip_base(path, &config.base_path).ok_or_else(|| {
             ScimError::NotFound(format!("SCIM endpoints are under '{}'", config.base_path))
@@ -248,8 +267,70 @@ impl App {
                 if_none_match: precondition(headers, IF_NONE_MATCH.as_str())?,
             },
         };
-        dispatch(&ctx, route, &query, body).await
+        dispatch(&ctx, route, &query, body).await.map(Answer::Scim)
     }
+
+    /// An admin API request (`/admin/v1/…`): authorised by IAM (API Gateway's, seen in the
+    /// request context) or by the admin key, never by a SCIM token.
+    async fn admin(
+        &self,
+        request: &Request<Bytes>,
+        relative: &str,
+        log: &mut RequestLog,
+    ) -> AdminReply {
+        let Some(route) = AdminRoute::parse(relative) else {
+            log.route = Some("admin.unknown");
+            return AdminReply::error(
+                http::StatusCode::NOT_FOUND,
+                "not_found",
+                "no admin endpoint here (see docs/admin-api.openapi.json)",
+            );
+        };
+        log.route = Some(route.name());
+        let allowed = match &self.inner.config.admin {
+            AdminAccess::Off => false,
+            AdminAccess::Iam => request.extensions().get::<IamCaller>().is_some(),
+            AdminAccess::Key(digest) => header(request.headers(), AUTHORIZATION.as_str())
+                .and_then(|h| h.split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .is_some_and(|(_, key)| {
+                    let got: [u8; 32] = Sha256::digest(key.trim().as_bytes()).into();
+                    got.iter()
+                        .zip(digest)
+                        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                        == 0
+                }),
+        };
+        if !allowed {
+            return AdminReply::error(
+                http::StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "the admin API needs the admin key (or, in AWS, IAM authorisation)",
+            );
+        }
+        if request.body().len() > self.inner.config.max_body_bytes {
+            return AdminReply::error(
+                http::StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is too large",
+            );
+        }
+        admin::api::handle(
+            self.inner.directory.as_ref(),
+            self.inner.store.as_ref(),
+            request.method(),
+            &route,
+            request.uri().query(),
+            request.body(),
+        )
+        .await
+    }
+}
+
+/// What a request is answered with: a SCIM reply, or an admin API one.
+enum Answer {
+    Scim(Reply),
+    Admin(AdminReply),
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

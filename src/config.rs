@@ -59,6 +59,40 @@ pub struct Config {
     /// [`crate::activity`]). On when read from the environment; off in `Config::default()`,
     /// so that tests count only the calls that serve a request.
     pub record_activity: bool,
+    /// Who may call the admin API (`/admin/v1`); off unless configured.
+    pub admin: AdminAccess,
+}
+
+/// How the admin API is authorised.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum AdminAccess {
+    /// There is no admin API: its paths answer 404.
+    #[default]
+    Off,
+    /// API Gateway's IAM authorisation (`SCIMLET_ADMIN_API=iam`, set by the template when
+    /// `AdminApi` is on): only requests that API Gateway authorised with IAM are served.
+    Iam,
+    /// A bearer key (`SCIMLET_ADMIN_KEY`; `scimlet serve` makes one): the SHA-256 of the key.
+    Key([u8; 32]),
+}
+
+impl std::fmt::Debug for AdminAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key's digest.
+        f.write_str(match self {
+            AdminAccess::Off => "Off",
+            AdminAccess::Iam => "Iam",
+            AdminAccess::Key(_) => "Key",
+        })
+    }
+}
+
+impl AdminAccess {
+    /// Access by this key.
+    pub fn key(key: &str) -> Self {
+        use sha2::Digest;
+        AdminAccess::Key(sha2::Sha256::digest(key.as_bytes()).into())
+    }
 }
 
 impl Default for Config {
@@ -79,6 +113,7 @@ impl Default for Config {
             tenant_rate_limit: None,
             tenant_rate_window: Duration::from_secs(1),
             record_activity: false,
+            admin: AdminAccess::Off,
         }
     }
 }
@@ -189,6 +224,26 @@ impl Config {
             let n =
                 u32::try_from(n).map_err(|_| invalid("SCIMLET_TENANT_RATE_LIMIT", "too large"))?;
             config.tenant_rate_limit = (n > 0).then_some(n);
+        }
+        match (
+            lookup("SCIMLET_ADMIN_API")
+                .filter(|v| !v.is_empty())
+                .as_deref(),
+            lookup("SCIMLET_ADMIN_KEY").filter(|v| !v.is_empty()),
+        ) {
+            (None, None) => {}
+            (Some("iam"), None) => config.admin = AdminAccess::Iam,
+            (None, Some(key)) if key.len() >= 32 => config.admin = AdminAccess::key(&key),
+            (None, Some(_)) => {
+                return Err(invalid("SCIMLET_ADMIN_KEY", "at least 32 characters"));
+            }
+            (Some("iam"), Some(_)) => {
+                return Err(invalid(
+                    "SCIMLET_ADMIN_KEY",
+                    "not with SCIMLET_ADMIN_API=iam (IAM authorises the admin API in AWS)",
+                ));
+            }
+            (Some(_), _) => return Err(invalid("SCIMLET_ADMIN_API", "expected 'iam'")),
         }
         if let Some(n) = number("SCIMLET_MAX_SCAN")? {
             config.max_scan =

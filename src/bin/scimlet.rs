@@ -55,37 +55,6 @@ impl Output {
     }
 }
 
-/// A tenant as the JSON output shows it (settings named as their command-line flags).
-fn tenant_json(t: &scimlet::domain::Tenant) -> serde_json::Value {
-    let s = &t.settings;
-    serde_json::json!({
-        "id": t.id.as_str(),
-        "created": t.created,
-        "settings": {
-            "strict-attributes": s.strict_attributes,
-            "unique-group-names": s.unique_group_names,
-            "soft-delete": s.soft_delete,
-            "group-patch-no-content": s.group_patch_no_content,
-            "ignore-passwords": s.ignore_passwords,
-            "unique-external-ids": s.unique_external_ids,
-            "external-id-index": s.external_id_index,
-        }
-    })
-}
-
-/// A token record as the JSON output shows it (never any secret material).
-fn token_json(t: &scimlet::domain::TokenRecord) -> serde_json::Value {
-    serde_json::json!({
-        "id": t.id,
-        "tenant": t.tenant.as_str(),
-        "label": t.label,
-        "created": t.created,
-        "expires": t.expires_at.map(format_unix),
-        "expired": is_expired(t),
-        "lastUsed": t.last_used.map(format_unix),
-    })
-}
-
 #[derive(Subcommand)]
 enum Command {
     /// Run the SCIM server locally: on the embedded in-memory store, or with --dynamodb on a
@@ -515,13 +484,14 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> CliResult {
-    let config = Config::from_env()?;
+    let mut config = Config::from_env()?;
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
     let base = config
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}{}", config.base_path));
+    let base_root = format!("http://{addr}");
     let app = if args.dynamodb {
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let dynamo = DynamoArgs {
@@ -551,6 +521,21 @@ async fn serve(args: ServeArgs) -> CliResult {
         App::new(config, Arc::new(store.clone()), Arc::new(store))
     } else {
         let (changes, sink) = events_sink(&args)?;
+        // The admin API on the embedded store: with SCIMLET_ADMIN_KEY if set, else a key
+        // made now and printed below.
+        let admin_key = match &config.admin {
+            scimlet::config::AdminAccess::Off => {
+                let mut bytes = [0u8; 32];
+                getrandom::fill(&mut bytes).map_err(|e| e.to_string())?;
+                let key = base64::Engine::encode(
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                    bytes,
+                );
+                config.admin = scimlet::config::AdminAccess::key(&key);
+                Some(key)
+            }
+            _ => None,
+        };
         let store = match changes {
             Some(tx) => MemoryStore::with_changes(tx),
             None => MemoryStore::new(),
@@ -563,6 +548,10 @@ async fn serve(args: ServeArgs) -> CliResult {
         );
         println!("  Tenant:   {tenant}");
         println!("  Base URL: {base}");
+        println!("  Admin:    {base_root}/admin/v1 (docs/admin-api.openapi.json)");
+        if let Some(key) = &admin_key {
+            println!("  Admin key: {key}");
+        }
         println!("  Token:    {}", issued.token);
         println!();
         println!(
@@ -711,7 +700,7 @@ async fn tenant(command: TenantCommand, out: Output) -> CliResult {
             let t = admin::create_tenant_with(&store, &tenant_id(&name)?, chosen).await?;
             out.print(
                 || format!("created tenant '{}' ({})", t.id, describe(&t.settings)),
-                || tenant_json(&t),
+                || admin::json::tenant(&t),
             );
         }
         TenantCommand::Set {
@@ -724,7 +713,7 @@ async fn tenant(command: TenantCommand, out: Output) -> CliResult {
                 admin::update_settings(&store, &tenant_id(&name)?, |s| settings.apply(s)).await?;
             out.print(
                 || format!("tenant '{}': {}", t.id, describe(&t.settings)),
-                || tenant_json(&t),
+                || admin::json::tenant(&t),
             );
         }
         TenantCommand::List(dynamo) => {
@@ -740,7 +729,7 @@ async fn tenant(command: TenantCommand, out: Output) -> CliResult {
                         .collect::<Vec<_>>()
                         .join("\n")
                 },
-                || tenants.iter().map(tenant_json).collect(),
+                || tenants.iter().map(admin::json::tenant).collect(),
             );
         }
         TenantCommand::Activity {
@@ -772,19 +761,7 @@ async fn tenant(command: TenantCommand, out: Output) -> CliResult {
                         .collect::<Vec<_>>()
                         .join("\n")
                 },
-                || {
-                    entries
-                        .iter()
-                        .map(|e| {
-                            serde_json::json!({
-                                "at": e.at, "method": e.method, "route": e.route,
-                                "status": e.status, "scimType": e.scim_type,
-                                "reason": e.reason, "attribute": e.attribute,
-                                "tokenId": e.token_id,
-                            })
-                        })
-                        .collect()
-                },
+                || entries.iter().map(admin::json::activity).collect(),
             );
         }
         TenantCommand::Show { name, dynamo } => {
@@ -809,8 +786,8 @@ async fn tenant(command: TenantCommand, out: Output) -> CliResult {
                     text
                 },
                 || {
-                    let mut json = tenant_json(&t);
-                    json["tokens"] = tokens.iter().map(token_json).collect();
+                    let mut json = admin::json::tenant(&t);
+                    json["tokens"] = tokens.iter().map(admin::json::token).collect();
                     json
                 },
             );
@@ -864,7 +841,7 @@ async fn token(command: TokenCommand, out: Output) -> CliResult {
             out.print(
                 || issued.token.clone(),
                 || {
-                    let mut json = token_json(&issued.record);
+                    let mut json = admin::json::token(&issued.record);
                     json["token"] = issued.token.clone().into();
                     json
                 },
@@ -883,7 +860,7 @@ async fn token(command: TokenCommand, out: Output) -> CliResult {
             }
             out.print(
                 || tokens.iter().map(token_line).collect::<Vec<_>>().join("\n"),
-                || tokens.iter().map(token_json).collect(),
+                || tokens.iter().map(admin::json::token).collect(),
             );
         }
         TokenCommand::Rotate {
@@ -899,7 +876,7 @@ async fn token(command: TokenCommand, out: Output) -> CliResult {
                 admin::rotate(&store, &tenant, &token_id, overlap, Some(expires_in_days)).await?;
             let until = old
                 .expires_at
-                .map_or_else(|| "never".to_owned(), format_unix);
+                .map_or_else(|| "never".to_owned(), admin::json::rfc3339);
             eprintln!(
                 "token '{}' replaces '{}' (which keeps working until {until}); the new token \
                  is shown once, store it now.",
@@ -909,9 +886,9 @@ async fn token(command: TokenCommand, out: Output) -> CliResult {
             out.print(
                 || successor.token.clone(),
                 || {
-                    let mut json = token_json(&successor.record);
+                    let mut json = admin::json::token(&successor.record);
                     json["token"] = successor.token.clone().into();
-                    json["replaces"] = token_json(&old);
+                    json["replaces"] = admin::json::token(&old);
                     json
                 },
             );
@@ -948,8 +925,12 @@ async fn token(command: TokenCommand, out: Output) -> CliResult {
 
 /// A token as one line of text.
 fn token_line(t: &scimlet::domain::TokenRecord) -> String {
-    let expires = t.expires_at.map_or_else(|| "never".to_owned(), format_unix);
-    let used = t.last_used.map_or_else(|| "never".to_owned(), format_unix);
+    let expires = t
+        .expires_at
+        .map_or_else(|| "never".to_owned(), admin::json::rfc3339);
+    let used = t
+        .last_used
+        .map_or_else(|| "never".to_owned(), admin::json::rfc3339);
     format!(
         "{}\tcreated {}\texpires {}{}\tlast used {}\t{}",
         t.id,
@@ -963,14 +944,4 @@ fn token_line(t: &scimlet::domain::TokenRecord) -> String {
 
 fn is_expired(t: &scimlet::domain::TokenRecord) -> bool {
     t.expired_at(scimlet::clock::now_unix())
-}
-
-fn format_unix(secs: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(secs)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| secs.to_string())
 }

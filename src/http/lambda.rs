@@ -10,15 +10,19 @@ use bytes::Bytes;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 
-use super::RequestIds;
+use super::{IamCaller, RequestIds};
 
 use crate::app::App;
 
 /// Converts a `lambda_http` request into the core's request type.
 pub fn into_core_request(request: lambda_http::Request) -> http::Request<Bytes> {
     let ids = request_ids(&request);
+    let caller = iam_caller(&request);
     let (mut parts, body) = request.into_parts();
     parts.extensions.insert(ids);
+    if let Some(caller) = caller {
+        parts.extensions.insert(caller);
+    }
     let bytes = match body {
         Body::Empty => Bytes::new(),
         Body::Text(text) => Bytes::from(text),
@@ -42,6 +46,27 @@ pub fn request_ids(request: &lambda_http::Request) -> RequestIds {
             .map(|context| context.request_id.clone())
             .filter(|id| !id.is_empty()),
         api,
+    }
+}
+
+/// The IAM principal API Gateway authorised the request for, if the route uses IAM
+/// authorisation.
+pub fn iam_caller(request: &lambda_http::Request) -> Option<IamCaller> {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.iam.as_ref())
+            .map(|iam| {
+                IamCaller(
+                    iam.user_arn
+                        .clone()
+                        .or_else(|| iam.caller_id.clone())
+                        .unwrap_or_default(),
+                )
+            }),
+        #[allow(unreachable_patterns)] // other event sources, when their features are on
+        _ => None,
     }
 }
 

@@ -101,6 +101,11 @@ mod tests {
     }
 }
 
+/// The IAM principal API Gateway authorised a request for (its ARN), set by the Lambda adapter
+/// when the route uses IAM authorisation (the admin API's, in AWS); absent otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IamCaller(pub String);
+
 /// Ids that let one request be followed across logs: the Lambda invocation's request id and
 /// API Gateway's (the access log's). Set by the Lambda adapter as a request extension; absent
 /// locally.

@@ -12,6 +12,22 @@ use crate::ops::{Body, Reply};
 /// The SCIM media type (RFC 7644 §8.1).
 pub const SCIM_JSON: &str = "application/scim+json";
 
+/// Renders an admin API answer (`application/json`).
+pub fn admin_response(reply: crate::admin::api::AdminReply) -> Response<Bytes> {
+    let bytes = reply
+        .body
+        .map(|b| serde_json::to_vec(&b).unwrap_or_default())
+        .unwrap_or_default();
+    let mut response = Response::new(Bytes::from(bytes));
+    *response.status_mut() = reply.status;
+    if !response.body().is_empty() {
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    response
+}
+
 fn json_response(status: StatusCode, body: &Value) -> Response<Bytes> {
     // Serialising a `Value` cannot fail; fall back to an empty body rather than panic.
     text_response(status, serde_json::to_vec(body).unwrap_or_default())

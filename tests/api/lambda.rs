@@ -116,3 +116,32 @@ async fn lambda_and_api_gateway_request_ids_reach_the_core_request() {
     );
     assert_eq!(ids.api.as_deref(), Some("Jx3k2gS0DoEEMbQ="));
 }
+
+#[tokio::test]
+async fn the_admin_api_in_aws_is_served_only_to_what_api_gateway_authorised_with_iam() {
+    let store = MemoryStore::new();
+    let tenant = fresh_tenant_id();
+    admin::create_tenant(&store, &tenant).await.unwrap();
+    let config = Config {
+        admin: scimlet::config::AdminAccess::Iam,
+        ..Config::default()
+    };
+    let app = App::new(config, Arc::new(store.clone()), Arc::new(store));
+    let (status, headers, body) = send(&app, "admin_list_tenants_iam.json", "").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(headers["content-type"], "application/json");
+    let ids: Vec<&str> = body["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["id"].as_str())
+        .collect();
+    assert!(ids.contains(&tenant.as_str()), "{body}");
+    let (status, _, body) = send(&app, "admin_list_tenants_no_iam.json", "").await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"], "unauthorized");
+    // With the admin API off, the path is no endpoint at all.
+    let (app, _) = app_and_token().await;
+    let (status, _, _) = send(&app, "admin_list_tenants_iam.json", "").await;
+    assert_eq!(status, 404);
+}

@@ -2,6 +2,7 @@
 //! and on DynamoDB Local (`SCIMLET_DYNAMODB_ENDPOINT`; `infra/test.sh` starts it).
 
 mod activity;
+mod admin_api;
 mod bad_input;
 mod budget;
 mod bulk;

@@ -1,4 +1,8 @@
-//! Tenant and token administration, shared by the `scimlet` CLI, `scimlet serve` and the tests.
+//! Tenant and token administration, shared by the `scimlet` CLI, the admin API ([`api`]),
+//! `scimlet serve` and the tests: every administrative action is implemented once, here.
+
+pub mod api;
+pub mod json;
 
 use crate::auth::{IssuedToken, issue_token};
 use crate::clock::now_unix;
