@@ -28,10 +28,11 @@ use crate::error::ScimError;
 use crate::http::query::QueryParams;
 use crate::http::response::{admin_response, error_response, reply_response};
 use crate::http::route::{Route, is_health_check, strip_base};
-use crate::http::{IamCaller, RequestIds, base_url, check_content_type};
+use crate::http::{IamCaller, RequestIds, base_url, check_content_type, origin};
 use crate::ops::request::{SearchRequest, Shape};
 use crate::ops::{self, Ctx, Preconditions, Reply};
 use crate::request_log::{self, RequestRecord};
+use crate::setup;
 use crate::store::{Directory, ResourceStore};
 
 /// The SCIM service: configuration, stores and the authenticator. Cheap to clone.
@@ -102,6 +103,7 @@ impl App {
         let response = match result {
             Ok(Answer::Scim(reply)) => reply_response(reply),
             Ok(Answer::Admin(reply)) => admin_response(reply),
+            Ok(Answer::Raw(response)) => response,
             Err(err) => {
                 let attribute = err
                     .status()
@@ -217,9 +219,45 @@ impl App {
             return Ok(Answer::Scim(Reply::ok(json!({"status": "ok"}))));
         }
         if config.admin != AdminAccess::Off
-            && let Some((_, relative)) = strip_base(path, admin::api::PREFIX)
+            && let Some((prefix, relative)) = strip_base(path, admin::api::PREFIX)
         {
-            return Ok(Answer::Admin(self.admin(request, relative, log).await));
+            return Ok(Answer::Admin(
+                self.admin(request, prefix, relative, log).await,
+            ));
+        }
+        if config.admin != AdminAccess::Off
+            && let Some((prefix, relative)) = strip_base(path, setup::PREFIX)
+        {
+            log.route = Some("setup");
+            let headers = request.headers();
+            let scim_base = base_url(
+                config.public_url.as_deref(),
+                headers,
+                prefix,
+                &config.base_path,
+            );
+            let origin = origin(
+                config.public_url.as_deref(),
+                headers,
+                prefix,
+                &config.base_path,
+            );
+            let root = format!("{prefix}{}", setup::PREFIX);
+            let ctx = setup::SetupCtx {
+                directory: self.inner.directory.as_ref(),
+                store: self.inner.store.as_ref(),
+                scim_base: &scim_base,
+                root: &root,
+                origin: &origin,
+            };
+            if request.body().len() > config.max_body_bytes {
+                return Err(ScimError::PayloadTooLarge(
+                    "the request body is too large".into(),
+                ));
+            }
+            let response =
+                setup::handle(&ctx, request.method(), relative, headers, request.body()).await;
+            return Ok(Answer::Raw(response));
         }
         let (prefix, relative) = strip_base(path, &config.base_path).ok_or_else(|| {
             ScimError::NotFound(format!("SCIM endpoints are under '{}'", config.base_path))
@@ -275,6 +313,7 @@ impl App {
     async fn admin(
         &self,
         request: &Request<Bytes>,
+        prefix: &str,
         relative: &str,
         log: &mut RequestLog,
     ) -> AdminReply {
@@ -315,9 +354,20 @@ impl App {
                 "the request body is too large",
             );
         }
+        let config = &self.inner.config;
+        let origin = origin(
+            config.public_url.as_deref(),
+            request.headers(),
+            prefix,
+            &config.base_path,
+        );
+        let ctx = admin::api::AdminCtx {
+            directory: self.inner.directory.as_ref(),
+            store: self.inner.store.as_ref(),
+            origin: &origin,
+        };
         admin::api::handle(
-            self.inner.directory.as_ref(),
-            self.inner.store.as_ref(),
+            &ctx,
             request.method(),
             &route,
             request.uri().query(),
@@ -327,10 +377,11 @@ impl App {
     }
 }
 
-/// What a request is answered with: a SCIM reply, or an admin API one.
+/// What a request is answered with: a SCIM reply, an admin API one, or a page.
 enum Answer {
     Scim(Reply),
     Admin(AdminReply),
+    Raw(Response<Bytes>),
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

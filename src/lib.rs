@@ -20,6 +20,7 @@
 //! - [`config`]: configuration from the environment, validated once.
 //! - [`error`]: `ScimError`, every failure with its status and `scimType`.
 //! - [`events`]: change events for the host application, from the stores' changes.
+//! - [`setup`]: the setup page a customer's IT admin opens from a setup link.
 //!
 //! The SCIM core (everything but `store::dynamo` and `http::lambda`) names no AWS or Lambda
 //! type; see ARCHITECTURE.md for the invariants.
@@ -40,6 +41,7 @@ pub mod ops;
 pub mod patch;
 pub mod request_log;
 pub mod schema;
+pub mod setup;
 pub mod store;
 
 pub use app::App;

@@ -31,6 +31,10 @@ pub enum AdminRoute {
     Rotate(String, String),
     /// `/tenants/{id}/activity`
     Activity(String),
+    /// `/tenants/{id}/setup-links`
+    SetupLinks(String),
+    /// `/tenants/{id}/setup-links/{link}`
+    SetupLink(String, String),
 }
 
 impl AdminRoute {
@@ -47,6 +51,8 @@ impl AdminRoute {
                 AdminRoute::Rotate(owned(id), owned(token))
             }
             ["tenants", id, "activity"] => AdminRoute::Activity(owned(id)),
+            ["tenants", id, "setup-links"] => AdminRoute::SetupLinks(owned(id)),
+            ["tenants", id, "setup-links", link] => AdminRoute::SetupLink(owned(id), owned(link)),
             _ => return None,
         })
     }
@@ -60,6 +66,8 @@ impl AdminRoute {
             AdminRoute::Token(..) => "admin.token",
             AdminRoute::Rotate(..) => "admin.token_rotate",
             AdminRoute::Activity(_) => "admin.activity",
+            AdminRoute::SetupLinks(_) => "admin.setup_links",
+            AdminRoute::SetupLink(..) => "admin.setup_link",
         }
     }
 }
@@ -117,6 +125,7 @@ fn from_admin(err: AdminError) -> AdminReply {
         AdminError::TenantExists(_) => (StatusCode::CONFLICT, "tenant_exists"),
         AdminError::NoSuchTenant(_) => (StatusCode::NOT_FOUND, "no_such_tenant"),
         AdminError::NoSuchToken(_) => (StatusCode::NOT_FOUND, "no_such_token"),
+        AdminError::NoSuchLink(_) => (StatusCode::NOT_FOUND, "no_such_link"),
         AdminError::NotDeleted(..) => (StatusCode::NOT_FOUND, "not_deleted"),
         AdminError::ValueTaken(_) => (StatusCode::CONFLICT, "value_taken"),
         AdminError::NoExternalIdIndex(_) => (StatusCode::CONFLICT, "no_external_id_index"),
@@ -170,28 +179,48 @@ fn method_not_allowed(allowed: &str) -> AdminReply {
     )
 }
 
+/// What an admin request is served with.
+pub struct AdminCtx<'a> {
+    /// Tenants and tokens.
+    pub directory: &'a dyn Directory,
+    /// Resources (activity).
+    pub store: &'a dyn ResourceStore,
+    /// Where this server answers (`https://host`, no trailing `/`): setup links are URLs
+    /// under it.
+    pub origin: &'a str,
+}
+
 /// Serves one admin request. `query` is the raw query string.
 pub async fn handle(
-    directory: &dyn Directory,
-    store: &dyn ResourceStore,
+    ctx: &AdminCtx<'_>,
     method: &Method,
     route: &AdminRoute,
     query: Option<&str>,
     body: &[u8],
 ) -> AdminReply {
-    match serve(directory, store, method, route, query, body).await {
+    match serve(ctx, method, route, query, body).await {
         Ok(reply) | Err(reply) => reply,
     }
 }
 
+fn link_json(link: &crate::domain::SetupLink) -> Value {
+    json!({
+        "id": link.id,
+        "tenant": link.tenant.as_str(),
+        "created": link.created,
+        "expires": shapes::rfc3339(link.expires_at),
+        "revoked": link.revoked_at.map(shapes::rfc3339),
+    })
+}
+
 async fn serve(
-    directory: &dyn Directory,
-    store: &dyn ResourceStore,
+    ctx: &AdminCtx<'_>,
     method: &Method,
     route: &AdminRoute,
     query: Option<&str>,
     body: &[u8],
 ) -> Result<AdminReply, AdminReply> {
+    let (directory, store) = (ctx.directory, ctx.store);
     Ok(match (route, method.clone()) {
         (AdminRoute::Tenants, Method::GET) => {
             let tenants = directory
@@ -338,5 +367,41 @@ async fn serve(
             )
         }
         (AdminRoute::Activity(_), _) => return Err(method_not_allowed("GET")),
+        (AdminRoute::SetupLinks(id), Method::POST) => {
+            let id = tenant_id(id)?;
+            let doc = body_json(body)?;
+            let valid_days = days(&doc, "validDays")?.unwrap_or(super::links::DEFAULT_VALID_DAYS);
+            let issued = super::links::create(directory, &id, valid_days)
+                .await
+                .map_err(from_admin)?;
+            let mut shown = link_json(&issued.link);
+            shown["url"] = Value::String(format!("{}/setup/{}", ctx.origin, issued.path));
+            AdminReply::created(shown)
+        }
+        (AdminRoute::SetupLinks(id), Method::GET) => {
+            let id = tenant_id(id)?;
+            if directory
+                .get_tenant(&id)
+                .await
+                .map_err(|e| from_admin(e.into()))?
+                .is_none()
+            {
+                return Err(from_admin(AdminError::NoSuchTenant(id)));
+            }
+            let links = directory
+                .list_setup_links(&id)
+                .await
+                .map_err(|e| from_admin(e.into()))?;
+            AdminReply::ok(json!({"setupLinks": links.iter().map(link_json).collect::<Vec<_>>()}))
+        }
+        (AdminRoute::SetupLinks(_), _) => return Err(method_not_allowed("GET, POST")),
+        (AdminRoute::SetupLink(id, link), Method::DELETE) => {
+            let id = tenant_id(id)?;
+            super::links::revoke(directory, &id, link)
+                .await
+                .map_err(from_admin)?;
+            AdminReply::no_content()
+        }
+        (AdminRoute::SetupLink(..), _) => return Err(method_not_allowed("DELETE")),
     })
 }

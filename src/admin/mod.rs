@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod json;
+pub mod links;
 
 use crate::auth::{IssuedToken, issue_token};
 use crate::clock::now_unix;
@@ -29,6 +30,9 @@ pub enum AdminError {
     /// A unique value of the resource was taken while it was deleted.
     #[error("cannot restore: the value of '{0}' is now in use by another resource")]
     ValueTaken(&'static str),
+    /// The setup link does not exist or belongs to another tenant.
+    #[error("setup link '{0}' does not exist for this tenant")]
+    NoSuchLink(String),
     /// The token does not exist or belongs to another tenant.
     #[error("token '{0}' does not exist for this tenant")]
     NoSuchToken(String),

@@ -9,5 +9,6 @@ pub use resource::{
     Link, MemberRef, Resource, ResourceKind, UniqueValue, Version, is_resource_id, new_resource_id,
 };
 pub use tenant::{
-    ActivityEntry, InvalidTenantId, TOKEN_GRACE_SECS, Tenant, TenantId, TenantSettings, TokenRecord,
+    ActivityEntry, InvalidTenantId, SETUP_LINK_GRACE_SECS, SetupLink, TOKEN_GRACE_SECS, Tenant,
+    TenantId, TenantSettings, TokenRecord,
 };

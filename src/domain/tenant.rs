@@ -192,6 +192,28 @@ impl TokenRecord {
     }
 }
 
+/// A setup link: an expiring URL that lets a customer's IT admin connect their identity
+/// provider to one tenant (the setup page). Only a SHA-256 of its secret is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupLink {
+    /// The public id (16 lowercase hex characters).
+    pub id: String,
+    /// The tenant it sets up.
+    pub tenant: TenantId,
+    /// Hex SHA-256 of the link's secret.
+    pub hash: String,
+    /// RFC 3339 creation time.
+    pub created: String,
+    /// Expiry (Unix seconds).
+    pub expires_at: i64,
+    /// When it was revoked (Unix seconds), if it was.
+    pub revoked_at: Option<i64>,
+}
+
+/// How long an expired or revoked setup link stays in the table (its page then says so)
+/// before the table's TTL deletes it: 30 days.
+pub const SETUP_LINK_GRACE_SECS: i64 = 30 * 86_400;
+
 /// How long an expired token stays in the table (listed as expired) before the table's TTL
 /// deletes it: 90 days.
 pub const TOKEN_GRACE_SECS: i64 = 90 * 86_400;

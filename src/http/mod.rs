@@ -60,6 +60,20 @@ pub fn base_url(
     format!("{scheme}://{host}{prefix}{base_path}")
 }
 
+/// Where this server answers, without the SCIM base path (`https://host[/stage]`): the
+/// configured public URL without its base path, else the request's scheme, host and prefix.
+pub fn origin(
+    configured: Option<&str>,
+    headers: &HeaderMap,
+    prefix: &str,
+    base_path: &str,
+) -> String {
+    match configured {
+        Some(url) => url.strip_suffix(base_path).unwrap_or(url).to_owned(),
+        None => base_url(None, headers, prefix, ""),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use http::HeaderValue;

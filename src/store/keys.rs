@@ -4,6 +4,7 @@
 //! |---|---|---|---|
 //! | tenant | `T#<tid>#META` | `TENANT` | `TENANTS` / `<tid>` |
 //! | token | `TOKEN#<token-id>` | `TOKEN` | `TOKENS#<tid>` / `<token-id>` |
+//! | setup link | `SETUP#<link-id>` | `SETUP` | `SETUPS#<tid>` / `<link-id>` |
 //! | user | `T#<tid>#U#<uid>` | `USER` | `T#<tid>#USERS` / `<uid>` |
 //! | group | `T#<tid>#G#<gid>` | `GROUP` | `T#<tid>#GROUPS` / `<gid>` |
 //! | uniqueness guard | `T#<tid>#UNIQ#<User or Group>.<attr>#<normalised value>` | `UNIQ` | `T#<tid>#GUARDS` / its PK |
@@ -53,6 +54,19 @@ pub fn tenant_pk(tenant: &TenantId) -> String {
 /// Partition key of a token.
 pub fn token_pk(token_id: &str) -> String {
     format!("TOKEN#{token_id}")
+}
+
+/// Partition key of a setup link.
+pub fn setup_link_pk(link_id: &str) -> String {
+    format!("SETUP#{link_id}")
+}
+
+/// Sort key of a setup link.
+pub const SETUP_LINK_SK: &str = "SETUP";
+
+/// GSI1 partition listing a tenant's setup links.
+pub fn setup_links_gsi(tenant: &TenantId) -> String {
+    format!("SETUPS#{tenant}")
 }
 
 /// GSI1 partition listing a tenant's tokens.

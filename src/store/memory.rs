@@ -19,8 +19,8 @@ use super::{
     ResourcePage, ResourceStore, Retirement, StoreError, Write, WriteOp,
 };
 use crate::domain::{
-    ActivityEntry, Link, MemberRef, Resource, ResourceKind, Tenant, TenantId, TokenRecord,
-    UniqueValue, Version,
+    ActivityEntry, Link, MemberRef, Resource, ResourceKind, SetupLink, Tenant, TenantId,
+    TokenRecord, UniqueValue, Version,
 };
 
 /// The in-memory store (both traits).
@@ -33,6 +33,7 @@ pub struct MemoryStore {
 struct State {
     tenants: BTreeMap<TenantId, Tenant>,
     tokens: BTreeMap<String, TokenRecord>,
+    setup_links: BTreeMap<String, SetupLink>,
     /// Keyed by (tenant, kind, id): a BTreeMap so listing is in id order.
     resources: BTreeMap<(TenantId, ResourceKind, String), Arc<Resource>>,
     /// Soft-deleted resources, out of every read (restorable).
@@ -866,7 +867,31 @@ impl Directory for MemoryStore {
             return Err(StoreError::NotFound);
         }
         s.tokens.retain(|_, t| &t.tenant != id);
+        s.setup_links.retain(|_, l| &l.tenant != id);
         Ok(())
+    }
+
+    async fn put_setup_link(&self, link: &SetupLink) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if !s.tenants.contains_key(&link.tenant) {
+            return Err(StoreError::NotFound);
+        }
+        s.setup_links.insert(link.id.clone(), link.clone());
+        Ok(())
+    }
+
+    async fn get_setup_link(&self, id: &str) -> Result<Option<SetupLink>, StoreError> {
+        Ok(self.lock().setup_links.get(id).cloned())
+    }
+
+    async fn list_setup_links(&self, tenant: &TenantId) -> Result<Vec<SetupLink>, StoreError> {
+        Ok(self
+            .lock()
+            .setup_links
+            .values()
+            .filter(|l| &l.tenant == tenant)
+            .cloned()
+            .collect())
     }
 
     async fn put_token(&self, token: &TokenRecord) -> Result<(), StoreError> {

@@ -22,8 +22,8 @@ pub use write::{Applied, DisplayRefresh, LookupDelta, MemberDelta, Retirement, W
 use async_trait::async_trait;
 
 use crate::domain::{
-    ActivityEntry, Link, MemberRef, Resource, ResourceKind, Tenant, TenantId, TokenRecord,
-    UniqueValue, Version,
+    ActivityEntry, Link, MemberRef, Resource, ResourceKind, SetupLink, Tenant, TenantId,
+    TokenRecord, UniqueValue, Version,
 };
 
 /// How long a tenant's activity entries are kept.
@@ -315,4 +315,11 @@ pub trait Directory: Send + Sync {
     /// Records that a token was used at `now` (Unix seconds), unless a use at or after
     /// `not_before` is recorded already: whether this call recorded it. One conditional write.
     async fn touch_token(&self, id: &str, now: i64, not_before: i64) -> Result<bool, StoreError>;
+    /// Stores a setup link of an existing tenant, new or changed (revoked)
+    /// ([`StoreError::NotFound`] if the tenant is absent).
+    async fn put_setup_link(&self, link: &SetupLink) -> Result<(), StoreError>;
+    /// Reads a setup link by id (strongly consistent).
+    async fn get_setup_link(&self, id: &str) -> Result<Option<SetupLink>, StoreError>;
+    /// The tenant's setup links, in id order.
+    async fn list_setup_links(&self, tenant: &TenantId) -> Result<Vec<SetupLink>, StoreError>;
 }

@@ -263,6 +263,44 @@ async fn a_backend_onboards_a_tenant_through_the_admin_api(backend: Backend) {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(err["error"], "no_such_token");
+    // A setup link: created (its URL shown once), listed without it, its page served, revoked.
+    let (status, link) = admin(
+        &base,
+        k,
+        Method::POST,
+        &format!("/tenants/{id}/setup-links"),
+        Some(json!({"validDays": 3})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{link}");
+    let url = link["url"].as_str().expect("url").to_owned();
+    assert!(url.starts_with(base.trim_end_matches("/scim/v2")), "{url}");
+    let (_, links) = admin(
+        &base,
+        k,
+        Method::GET,
+        &format!("/tenants/{id}/setup-links"),
+        None,
+    )
+    .await;
+    assert_eq!(links["setupLinks"].as_array().map(Vec::len), Some(1));
+    assert!(links["setupLinks"][0].get("url").is_none());
+    let page = reqwest::get(&url).await.expect("page");
+    assert_eq!(page.status(), StatusCode::OK);
+    let link_id = link["id"].as_str().expect("id");
+    let (status, _) = admin(
+        &base,
+        k,
+        Method::DELETE,
+        &format!("/tenants/{id}/setup-links/{link_id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        reqwest::get(&url).await.expect("page").status(),
+        StatusCode::GONE
+    );
     // Another tenant's token cannot be revoked through this tenant.
     let other_token = app.token.split('_').nth(1).expect("id").to_owned();
     let (status, _) = admin(
@@ -319,25 +357,34 @@ async fn the_openapi_description_matches_the_routes() {
     }
     described.sort();
     let served = [
+        "DELETE /tenants/{tenant}/setup-links/{link}",
         "DELETE /tenants/{tenant}/tokens/{token}",
         "GET /tenants",
         "GET /tenants/{tenant}",
         "GET /tenants/{tenant}/activity",
+        "GET /tenants/{tenant}/setup-links",
         "GET /tenants/{tenant}/tokens",
         "PATCH /tenants/{tenant}",
         "POST /tenants",
+        "POST /tenants/{tenant}/setup-links",
         "POST /tenants/{tenant}/tokens",
         "POST /tenants/{tenant}/tokens/{token}/rotate",
     ];
     assert_eq!(described, served);
-    // The revocation last: the rotation needs the token.
+    // The revocations last: the rotation needs the token; a link must exist to be revoked.
     let mut order = served.to_vec();
-    order.rotate_left(1);
+    order.rotate_left(2);
+    let link = scimlet::admin::links::create(app.stores.admin.as_ref(), &app.tenant, 1)
+        .await
+        .expect("a link")
+        .link
+        .id;
     for route in order {
         let (method, path) = route.split_once(' ').expect("route");
         let path = path
             .replace("{tenant}", &tenant)
-            .replace("{token}", &token_id);
+            .replace("{token}", &token_id)
+            .replace("{link}", &link);
         let method = Method::from_bytes(method.as_bytes()).expect("method");
         let body = (method == Method::POST || method == Method::PATCH).then(|| json!({}));
         let (status, reply) = admin(&app.base, Some(KEY), method.clone(), &path, body).await;

@@ -27,6 +27,7 @@ mod patch;
 mod scale;
 mod search;
 mod serve_limits;
+mod setup_page;
 mod store_contract;
 mod tenants;
 mod tidy;

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem};
 
 use super::item::{self, n, s};
 use super::{Cond, DynamoStore, sdk_error};
-use crate::domain::{Tenant, TenantId, TokenRecord};
+use crate::domain::{SetupLink, Tenant, TenantId, TokenRecord};
 use crate::store::{Directory, StoreError, keys};
 
 impl DynamoStore {
@@ -76,8 +76,47 @@ impl Directory for DynamoStore {
         let (tokens, _) = self
             .query_gsi(&keys::tokens_gsi(id), None, usize::MAX)
             .await?;
-        self.batch_delete(tokens.iter().map(Self::key_of).collect())
+        let (links, _) = self
+            .query_gsi(&keys::setup_links_gsi(id), None, usize::MAX)
+            .await?;
+        self.batch_delete(tokens.iter().chain(&links).map(Self::key_of).collect())
             .await
+    }
+
+    async fn put_setup_link(&self, link: &SetupLink) -> Result<(), StoreError> {
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .set_key(Some(item::tenant_key(&link.tenant)))
+            .condition_expression(Cond::present().expr)
+            .build()
+            .map_err(StoreError::backend)?;
+        let put = aws_sdk_dynamodb::types::Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item::setup_link_item(link)))
+            .build()
+            .map_err(StoreError::backend)?;
+        let actions = vec![
+            TransactWriteItem::builder().condition_check(check).build(),
+            TransactWriteItem::builder().put(put).build(),
+        ];
+        match self.transact(actions).await? {
+            Ok(()) => Ok(()),
+            Err(_) => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn get_setup_link(&self, id: &str) -> Result<Option<SetupLink>, StoreError> {
+        self.get_item(item::setup_link_key(id))
+            .await?
+            .map(|it| item::setup_link_from_item(&it))
+            .transpose()
+    }
+
+    async fn list_setup_links(&self, tenant: &TenantId) -> Result<Vec<SetupLink>, StoreError> {
+        let (items, _) = self
+            .query_gsi(&keys::setup_links_gsi(tenant), None, usize::MAX)
+            .await?;
+        items.iter().map(item::setup_link_from_item).collect()
     }
 
     async fn put_token(&self, token: &TokenRecord) -> Result<(), StoreError> {

@@ -12,7 +12,8 @@ use serde_json::{Map, Number, Value};
 use super::super::{StoreError, keys};
 use crate::domain::ResourceKind;
 use crate::domain::{
-    ActivityEntry, Resource, Tenant, TenantId, TenantSettings, TokenRecord, UniqueValue, Version,
+    ActivityEntry, Resource, SetupLink, Tenant, TenantId, TenantSettings, TokenRecord, UniqueValue,
+    Version,
 };
 
 /// A DynamoDB item.
@@ -360,6 +361,49 @@ pub fn token_from_item(item: &Item) -> Result<TokenRecord, StoreError> {
         expires_at: get_opt_i64(item, "expires").or_else(|| get_opt_i64(item, "expiresAt")),
         label: get_opt_s(item, "label"),
         last_used: get_opt_i64(item, "lastUsed"),
+    })
+}
+
+/// The key of a setup link.
+pub fn setup_link_key(id: &str) -> Item {
+    HashMap::from([
+        ("PK".into(), s(keys::setup_link_pk(id))),
+        ("SK".into(), s(keys::SETUP_LINK_SK)),
+    ])
+}
+
+/// The item of a setup link; the TTL removes it a grace period after it expires.
+pub fn setup_link_item(l: &SetupLink) -> Item {
+    let mut item = setup_link_key(&l.id);
+    item.insert("GSI1PK".into(), s(keys::setup_links_gsi(&l.tenant)));
+    item.insert("GSI1SK".into(), s(l.id.clone()));
+    item.insert("v".into(), n(keys::FORMAT_VERSION));
+    item.insert("type".into(), s("SetupLink"));
+    item.insert("linkId".into(), s(l.id.clone()));
+    item.insert("tenant".into(), s(l.tenant.as_str()));
+    item.insert("hash".into(), s(l.hash.clone()));
+    item.insert("created".into(), s(l.created.clone()));
+    item.insert("expires".into(), n(l.expires_at));
+    item.insert(
+        "expiresAt".into(),
+        n(l.expires_at
+            .saturating_add(crate::domain::SETUP_LINK_GRACE_SECS)),
+    );
+    if let Some(at) = l.revoked_at {
+        item.insert("revoked".into(), n(at));
+    }
+    item
+}
+
+/// Decodes a setup link.
+pub fn setup_link_from_item(item: &Item) -> Result<SetupLink, StoreError> {
+    Ok(SetupLink {
+        id: get_s(item, "linkId")?.to_owned(),
+        tenant: TenantId::new(get_s(item, "tenant")?).map_err(StoreError::backend)?,
+        hash: get_s(item, "hash")?.to_owned(),
+        created: get_s(item, "created")?.to_owned(),
+        expires_at: get_opt_i64(item, "expires").unwrap_or(0),
+        revoked_at: get_opt_i64(item, "revoked"),
     })
 }
 
