@@ -307,6 +307,7 @@ impl Authenticator {
             .get_tenant(&record.tenant)
             .await
             .map_err(store_to_scim)?
+            .filter(|t| !t.deleting)
             .ok_or_else(|| unauthorized("unknown or revoked bearer token"))?;
         let principal = Principal {
             tenant: record.tenant.clone(),
@@ -543,6 +544,7 @@ mod tests {
                 id: tenant.clone(),
                 created: "now".into(),
                 settings: TenantSettings::default(),
+                deleting: false,
             })
             .await
             .unwrap();

@@ -278,7 +278,25 @@ async fn serve(
             .map_err(from_admin)?;
             AdminReply::ok(shapes::tenant(&tenant))
         }
-        (AdminRoute::Tenant(_), _) => return Err(method_not_allowed("GET, PATCH")),
+        (AdminRoute::Tenant(id), Method::DELETE) => {
+            let id = tenant_id(id)?;
+            let done = super::delete_tenant_step(directory, store, &id, super::PURGE_STEP)
+                .await
+                .map_err(from_admin)?;
+            if done {
+                AdminReply::no_content()
+            } else {
+                AdminReply {
+                    status: StatusCode::ACCEPTED,
+                    body: Some(json!({
+                        "status": "deleting",
+                        "detail": "its tokens and setup links are gone; its resources are being \
+                                   purged: send DELETE again until it answers 204",
+                    })),
+                }
+            }
+        }
+        (AdminRoute::Tenant(_), _) => return Err(method_not_allowed("GET, PATCH, DELETE")),
         (AdminRoute::Tokens(id), Method::GET) => {
             let id = tenant_id(id)?;
             let tokens = super::list_tokens(directory, &id)

@@ -61,6 +61,7 @@ pub fn tenant(t: &Tenant) -> Value {
         "id": t.id.as_str(),
         "created": t.created,
         "settings": settings(&t.settings),
+        "deleting": t.deleting,
     })
 }
 

@@ -65,6 +65,7 @@ pub async fn create_tenant_with(
         id: id.clone(),
         created: now_rfc3339(),
         settings,
+        deleting: false,
     };
     match directory.create_tenant(&tenant).await {
         Ok(()) => Ok(tenant),
@@ -98,20 +99,47 @@ pub async fn update_settings(
     }
 }
 
-/// Deletes a tenant: first its tokens and record (so it can no longer authenticate), then
-/// every one of its resources.
+/// Resources purged per step of a tenant deletion (a step stays well inside a request's time).
+pub const PURGE_STEP: usize = 500;
+
+/// Deletes a tenant to the end (the CLI): see [`delete_tenant_step`].
 pub async fn delete_tenant(
     directory: &dyn Directory,
     store: &dyn ResourceStore,
     id: &TenantId,
 ) -> Result<(), AdminError> {
-    match directory.delete_tenant(id).await {
-        Ok(()) => {}
-        Err(StoreError::NotFound) => return Err(AdminError::NoSuchTenant(id.clone())),
-        Err(err) => return Err(err.into()),
-    }
-    store.purge(id).await?;
+    while !delete_tenant_step(directory, store, id, PURGE_STEP).await? {}
     Ok(())
+}
+
+/// One step of deleting a tenant, resumable: the first marks it deleting and deletes its
+/// tokens and setup links (nothing authenticates as it any more, beyond the token cache's
+/// TTL); each step then purges up to `budget` of its resources; the step that finds nothing
+/// left deletes its record. Whether the tenant is gone.
+pub async fn delete_tenant_step(
+    directory: &dyn Directory,
+    store: &dyn ResourceStore,
+    id: &TenantId,
+    budget: usize,
+) -> Result<bool, AdminError> {
+    let tenant = directory
+        .get_tenant(id)
+        .await?
+        .ok_or_else(|| AdminError::NoSuchTenant(id.clone()))?;
+    if !tenant.deleting {
+        match directory.begin_tenant_deletion(id).await {
+            Ok(()) => {}
+            Err(StoreError::NotFound) => return Err(AdminError::NoSuchTenant(id.clone())),
+            Err(err) => return Err(err.into()),
+        }
+    }
+    if !store.purge(id, budget).await? {
+        return Ok(false);
+    }
+    match directory.delete_tenant(id).await {
+        Ok(()) | Err(StoreError::NotFound) => Ok(true),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// Restores a soft-deleted resource (see `TenantSettings::soft_delete`), re-claiming its

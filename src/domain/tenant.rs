@@ -128,6 +128,9 @@ pub struct Tenant {
     pub created: String,
     /// Behaviour switches.
     pub settings: TenantSettings,
+    /// Being deleted: its tokens and setup links are gone and its resources are being purged;
+    /// the record goes last, so the deletion can be resumed.
+    pub deleting: bool,
 }
 
 /// A stored bearer token (only its hash; the secret is shown once, at issue time).

@@ -816,7 +816,7 @@ impl ResourceStore for MemoryStore {
         Ok(())
     }
 
-    async fn purge(&self, tenant: &TenantId) -> Result<(), StoreError> {
+    async fn purge(&self, tenant: &TenantId, _budget: usize) -> Result<bool, StoreError> {
         let mut s = self.lock();
         s.anchors.retain(|(t, _, _), _| t != tenant);
         s.counts.retain(|(t, _), _| t != tenant);
@@ -827,7 +827,7 @@ impl ResourceStore for MemoryStore {
         s.activity.remove(tenant);
         s.members.retain(|(t, _), _| t != tenant);
         s.memberships.retain(|(t, _), _| t != tenant);
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -866,6 +866,15 @@ impl Directory for MemoryStore {
         if s.tenants.remove(id).is_none() {
             return Err(StoreError::NotFound);
         }
+        s.tokens.retain(|_, t| &t.tenant != id);
+        s.setup_links.retain(|_, l| &l.tenant != id);
+        Ok(())
+    }
+
+    async fn begin_tenant_deletion(&self, id: &TenantId) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let tenant = s.tenants.get_mut(id).ok_or(StoreError::NotFound)?;
+        tenant.deleting = true;
         s.tokens.retain(|_, t| &t.tenant != id);
         s.setup_links.retain(|_, l| &l.tenant != id);
         Ok(())

@@ -264,8 +264,9 @@ pub trait ResourceStore: Send + Sync {
         anchor: &PageAnchor,
     ) -> Result<(), StoreError>;
 
-    /// Removes every item of the tenant (resources, edges, guards, counters).
-    async fn purge(&self, tenant: &TenantId) -> Result<(), StoreError>;
+    /// Removes the tenant's items (resources, edges, guards, counters), at most about `budget`
+    /// resources (with their edges) per call: whether everything is gone. Call again to go on.
+    async fn purge(&self, tenant: &TenantId, budget: usize) -> Result<bool, StoreError>;
 
     /// Keeps one entry of the tenant's recent activity (expiring after
     /// [`ACTIVITY_TTL`]).
@@ -315,6 +316,9 @@ pub trait Directory: Send + Sync {
     /// Records that a token was used at `now` (Unix seconds), unless a use at or after
     /// `not_before` is recorded already: whether this call recorded it. One conditional write.
     async fn touch_token(&self, id: &str, now: i64, not_before: i64) -> Result<bool, StoreError>;
+    /// Starts deleting a tenant: marks its record `deleting` and deletes its tokens and setup
+    /// links, so that nothing authenticates as it any more ([`StoreError::NotFound`] if absent).
+    async fn begin_tenant_deletion(&self, id: &TenantId) -> Result<(), StoreError>;
     /// Stores a setup link of an existing tenant, new or changed (revoked)
     /// ([`StoreError::NotFound`] if the tenant is absent).
     async fn put_setup_link(&self, link: &SetupLink) -> Result<(), StoreError>;

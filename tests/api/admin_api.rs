@@ -68,7 +68,10 @@ async fn scim(
     req.send().await.expect("send").status()
 }
 
-both_stores!(a_backend_onboards_a_tenant_through_the_admin_api);
+both_stores!(
+    a_backend_onboards_a_tenant_through_the_admin_api,
+    a_tenant_is_deleted_in_resumable_steps
+);
 
 async fn a_backend_onboards_a_tenant_through_the_admin_api(backend: Backend) {
     let app = spawn_app_for(backend, config(), TenantSettings::default()).await;
@@ -357,6 +360,7 @@ async fn the_openapi_description_matches_the_routes() {
     }
     described.sort();
     let served = [
+        "DELETE /tenants/{tenant}",
         "DELETE /tenants/{tenant}/setup-links/{link}",
         "DELETE /tenants/{tenant}/tokens/{token}",
         "GET /tenants",
@@ -371,9 +375,12 @@ async fn the_openapi_description_matches_the_routes() {
         "POST /tenants/{tenant}/tokens/{token}/rotate",
     ];
     assert_eq!(described, served);
-    // The revocations last: the rotation needs the token; a link must exist to be revoked.
+    // The deletions last (the tenant's the very last): the rotation needs the token; a link
+    // must exist to be revoked.
     let mut order = served.to_vec();
-    order.rotate_left(2);
+    order.rotate_left(3);
+    let first = order.len() - 3;
+    order[first..].reverse();
     let link = scimlet::admin::links::create(app.stores.admin.as_ref(), &app.tenant, 1)
         .await
         .expect("a link")
@@ -398,4 +405,89 @@ async fn the_openapi_description_matches_the_routes() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = admin(&app.base, Some(KEY), Method::PUT, "/tenants", None).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+async fn a_tenant_is_deleted_in_resumable_steps(backend: Backend) {
+    let app = spawn_app_for(backend, config(), TenantSettings::default()).await;
+    let users = app.create_users("gone", 7).await;
+    let group = app
+        .request(
+            Method::POST,
+            "/Groups",
+            Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": "everyone", "members": users.iter().map(|u| json!({"value": u})).collect::<Vec<_>>()})),
+        )
+        .await;
+    assert_eq!(group.status, StatusCode::CREATED);
+    let admin_dir = app.stores.admin.as_ref();
+    let store = app.stores.resources.as_ref();
+    // A step too small to finish: the tenant is marked deleting, its token no longer works.
+    let done = scimlet::admin::delete_tenant_step(admin_dir, store, &app.tenant, 3)
+        .await
+        .expect("a step");
+    let steps_needed = backend == Backend::Dynamo;
+    assert_eq!(done, !steps_needed, "the memory store purges at once");
+    assert_eq!(
+        scim(&app.base, &app.token, Method::GET, "/Users", None).await,
+        StatusCode::UNAUTHORIZED
+    );
+    if steps_needed {
+        let (status, shown) = admin(
+            &app.base,
+            Some(KEY),
+            Method::GET,
+            &format!("/tenants/{}", app.tenant),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(shown["deleting"], true);
+        assert_eq!(shown["tokens"], json!([]));
+        // Resumed through the admin API until it answers 204.
+        let mut rounds = 0;
+        loop {
+            let (status, body) = admin(
+                &app.base,
+                Some(KEY),
+                Method::DELETE,
+                &format!("/tenants/{}", app.tenant),
+                None,
+            )
+            .await;
+            rounds += 1;
+            if status == StatusCode::NO_CONTENT {
+                break;
+            }
+            assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+            assert_eq!(body["status"], "deleting");
+            assert!(rounds < 20, "the purge makes progress");
+        }
+    }
+    let (status, _) = admin(
+        &app.base,
+        Some(KEY),
+        Method::GET,
+        &format!("/tenants/{}", app.tenant),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Nothing of it is left to read, and the id can be used again from scratch.
+    for kind in [
+        scimlet::domain::ResourceKind::User,
+        scimlet::domain::ResourceKind::Group,
+    ] {
+        assert_eq!(store.count(&app.tenant, kind).await.expect("count"), 0);
+        let page = store.list(&app.tenant, kind, None, 10).await.expect("list");
+        assert!(page.items.is_empty());
+    }
+    let (status, _) = admin(
+        &app.base,
+        Some(KEY),
+        Method::POST,
+        "/tenants",
+        Some(json!({"id": app.tenant.as_str()})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
 }

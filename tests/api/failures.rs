@@ -155,7 +155,7 @@ impl ResourceStore for BrokenStore {
     async fn count(&self, _: &TenantId, _: ResourceKind) -> Result<u64, StoreError> {
         self.fail()
     }
-    async fn purge(&self, _: &TenantId) -> Result<(), StoreError> {
+    async fn purge(&self, _: &TenantId, _: usize) -> Result<bool, StoreError> {
         self.fail()
     }
 }

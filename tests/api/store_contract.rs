@@ -273,7 +273,7 @@ async fn purge_removes_every_item_of_a_tenant(backend: Backend) {
         .apply(&other, &create_user("u1", "one"))
         .await
         .unwrap();
-    store.purge(&t).await.unwrap();
+    while !store.purge(&t, 1).await.unwrap() {}
     assert_eq!(store.get(&t, ResourceKind::User, "u1").await.unwrap(), None);
     assert_eq!(
         store.get(&t, ResourceKind::Group, "g1").await.unwrap(),
@@ -306,6 +306,7 @@ async fn directory_keeps_tenants_and_tokens(backend: Backend) {
         id: t.clone(),
         created: "2026-01-01T00:00:00.000Z".into(),
         settings: TenantSettings::default(),
+        deleting: false,
     };
     dir.create_tenant(&tenant).await.unwrap();
     assert!(matches!(
@@ -948,7 +949,7 @@ async fn the_lookup_index_follows_every_write(backend: Backend) {
         .unwrap();
     assert_eq!(moved, vec!["u1"], "idempotent");
     // A purge takes the entries too.
-    store.purge(&t).await.unwrap();
+    while !store.purge(&t, 1).await.unwrap() {}
     assert!(
         store
             .find_indexed(&t, ResourceKind::User, &external_id("moved"), 10)

@@ -33,6 +33,20 @@ impl DynamoStore {
     }
 }
 
+impl DynamoStore {
+    /// Deletes a tenant's tokens and setup links.
+    async fn delete_credentials(&self, id: &TenantId) -> Result<(), StoreError> {
+        let (tokens, _) = self
+            .query_gsi(&keys::tokens_gsi(id), None, usize::MAX)
+            .await?;
+        let (links, _) = self
+            .query_gsi(&keys::setup_links_gsi(id), None, usize::MAX)
+            .await?;
+        self.batch_delete(tokens.iter().chain(&links).map(Self::key_of).collect())
+            .await
+    }
+}
+
 #[async_trait]
 impl Directory for DynamoStore {
     async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
@@ -73,14 +87,28 @@ impl Directory for DynamoStore {
             }
             Err(err) => return Err(sdk_error(err)),
         }
-        let (tokens, _) = self
-            .query_gsi(&keys::tokens_gsi(id), None, usize::MAX)
-            .await?;
-        let (links, _) = self
-            .query_gsi(&keys::setup_links_gsi(id), None, usize::MAX)
-            .await?;
-        self.batch_delete(tokens.iter().chain(&links).map(Self::key_of).collect())
-            .await
+        self.delete_credentials(id).await
+    }
+
+    async fn begin_tenant_deletion(&self, id: &TenantId) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(item::tenant_key(id)))
+            .update_expression("SET deleting = :t")
+            .condition_expression(Cond::present().expr)
+            .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+            .send()
+            .await;
+        match result {
+            Ok(_) => {}
+            Err(err) if err.code() == Some("ConditionalCheckFailedException") => {
+                return Err(StoreError::NotFound);
+            }
+            Err(err) => return Err(sdk_error(err)),
+        }
+        self.delete_credentials(id).await
     }
 
     async fn put_setup_link(&self, link: &SetupLink) -> Result<(), StoreError> {

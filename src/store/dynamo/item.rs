@@ -273,6 +273,9 @@ pub fn tenant_item(t: &Tenant) -> Item {
     ] {
         item.insert(name.into(), AttributeValue::Bool(value));
     }
+    if t.deleting {
+        item.insert("deleting".into(), AttributeValue::Bool(true));
+    }
     item
 }
 
@@ -288,6 +291,7 @@ pub fn tenant_from_item(item: &Item) -> Result<Tenant, StoreError> {
     Ok(Tenant {
         id: TenantId::new(get_s(item, "tenant")?).map_err(StoreError::backend)?,
         created: get_s(item, "created")?.to_owned(),
+        deleting: get_bool(item, "deleting", false),
         settings: {
             let defaults = TenantSettings::default();
             TenantSettings {

@@ -47,6 +47,10 @@ const MAX_TRANSACTION_ACTIONS: usize = 100;
 /// group's edges stay, ignored by readers (they point at a group that no longer exists).
 pub const RETIRE_EDGE_BUDGET: usize = 10_000;
 
+/// The most edges of one resource a purge step deletes (a larger group is purged over several
+/// steps, its item last).
+const PURGE_EDGE_STEP: usize = 5_000;
+
 /// How long a membership change may look in progress, with no other started since, before a
 /// reader takes its function for dead (Lambda's limit is 15 minutes; the template sets 29 s).
 pub const STALE_CHANGE: Duration = Duration::from_secs(20 * 60);
@@ -1363,7 +1367,8 @@ impl ResourceStore for DynamoStore {
         Ok(())
     }
 
-    async fn purge(&self, tenant: &TenantId) -> Result<(), StoreError> {
+    async fn purge(&self, tenant: &TenantId, budget: usize) -> Result<bool, StoreError> {
+        let mut purged = 0usize;
         let partitions = [ResourceKind::User, ResourceKind::Group]
             .into_iter()
             .flat_map(|kind| {
@@ -1376,11 +1381,19 @@ impl ResourceStore for DynamoStore {
             loop {
                 let (items, more) = self.query_gsi(&partition, None, 200).await?;
                 for it in &items {
+                    if purged >= budget {
+                        return Ok(false);
+                    }
                     // Every item of the resource's partition (itself and its edges), and the
-                    // twin of each edge.
+                    // twin of each edge; a very large group's edges over several calls, its
+                    // item last.
                     let id = item::get_s(it, "id")?;
-                    let found = self.edges_of(tenant, kind, id, usize::MAX).await?;
+                    let found = self.edges_of(tenant, kind, id, PURGE_EDGE_STEP).await?;
                     self.delete_edges(tenant, &found).await?;
+                    purged += 1 + found.len() / 100;
+                    if found.len() >= PURGE_EDGE_STEP {
+                        return Ok(false);
+                    }
                     self.batch_delete(vec![item::resource_key(tenant, kind, id)])
                         .await?;
                 }
@@ -1404,6 +1417,7 @@ impl ResourceStore for DynamoStore {
             })
             .map(|sk| super::counter_key(tenant, sk))
             .collect();
-        self.batch_delete(counters).await
+        self.batch_delete(counters).await?;
+        Ok(true)
     }
 }
