@@ -265,6 +265,31 @@ enum TenantCommand {
         #[command(flatten)]
         dynamo: DynamoArgs,
     },
+    /// Create a setup link: an expiring URL of the setup page where the tenant's IT admin
+    /// issues a token and follows their identity provider's steps (needs the admin API
+    /// deployed: AdminApi=true).
+    SetupLink {
+        /// Tenant id.
+        name: String,
+        /// Days the link stays valid.
+        #[arg(long, default_value_t = 7)]
+        valid_days: u32,
+        /// The SCIM base URL of the deployment (the stack's ScimBaseUrl output); the link is
+        /// made beside it.
+        #[arg(long, env = "SCIMLET_PUBLIC_URL")]
+        url: String,
+        #[command(flatten)]
+        dynamo: DynamoArgs,
+    },
+    /// Revoke a setup link (its page then says so).
+    RevokeSetupLink {
+        /// Tenant id.
+        name: String,
+        /// The link's id.
+        link: String,
+        #[command(flatten)]
+        dynamo: DynamoArgs,
+    },
     /// Show one tenant: its settings and its tokens.
     Show {
         /// Tenant id.
@@ -762,6 +787,41 @@ async fn tenant(command: TenantCommand, out: Output) -> CliResult {
                         .join("\n")
                 },
                 || entries.iter().map(admin::json::activity).collect(),
+            );
+        }
+        TenantCommand::SetupLink {
+            name,
+            valid_days,
+            url,
+            dynamo,
+        } => {
+            let store = dynamo.store().await?;
+            let id = tenant_id(&name)?;
+            let issued = admin::links::create(&store, &id, valid_days.clamp(1, 36_500)).await?;
+            let config = Config::from_env()?;
+            let origin = url
+                .trim_end_matches('/')
+                .strip_suffix(config.base_path.as_str())
+                .unwrap_or(url.trim_end_matches('/'))
+                .to_owned();
+            let link_url = format!("{origin}/setup/{}", issued.path);
+            out.print(
+                || link_url.clone(),
+                || {
+                    serde_json::json!({
+                        "id": issued.link.id, "tenant": id.as_str(), "url": link_url,
+                        "expires": admin::json::rfc3339(issued.link.expires_at),
+                    })
+                },
+            );
+        }
+        TenantCommand::RevokeSetupLink { name, link, dynamo } => {
+            let store = dynamo.store().await?;
+            let id = tenant_id(&name)?;
+            admin::links::revoke(&store, &id, &link).await?;
+            out.print(
+                || format!("setup link {link} revoked"),
+                || serde_json::json!({"revoked": link}),
             );
         }
         TenantCommand::Show { name, dynamo } => {

@@ -353,6 +353,29 @@ async fn table_tenant_and_token_commands_work_on_dynamodb() {
         out.contains("strict-attributes=false unique-group-names=true"),
         "{out}"
     );
+    // A setup link for the tenant's IT admin, beside the deployment's SCIM base URL.
+    let mut link = with(&[
+        "tenant",
+        "setup-link",
+        "--url",
+        "https://scim.example.com/scim/v2",
+    ]);
+    link.insert(2, tenant.clone());
+    let (ok, out, err) = call(link).await;
+    assert!(ok, "{err}");
+    let url = out.trim();
+    assert!(url.starts_with("https://scim.example.com/setup/"), "{out}");
+    let link_id = url
+        .rsplit('/')
+        .next()
+        .and_then(|p| p.split('.').next())
+        .expect("id")
+        .to_owned();
+    let mut revoke = with(&["tenant", "revoke-setup-link"]);
+    revoke.insert(2, tenant.clone());
+    revoke.insert(3, link_id);
+    let (ok, out, err) = call(revoke).await;
+    assert!(ok && out.contains("revoked"), "{out}{err}");
     let mut set = with(&[
         "tenant",
         "set",

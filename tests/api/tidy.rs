@@ -159,6 +159,14 @@ fn layers_only_import_downward() {
         never_in(lower, &["crate::events"]);
     }
     never_in("src/events/", &["crate::http", "crate::app", "crate::auth"]);
+    // Administration and the setup page act through the admin actions and the stores; they
+    // know no routing of SCIM requests and no SCIM operations.
+    for upper in ["src/admin/", "src/setup/"] {
+        never_in(
+            upper,
+            &["crate::http", "crate::app", "crate::ops::resources"],
+        );
+    }
 }
 
 #[test]
