@@ -287,6 +287,7 @@ class Rehearsal:
             "AWS::Logs::MetricFilter": self.apply_metric_filter,
             "AWS::CloudWatch::Alarm": self.apply_alarm,
             "AWS::Pipes::Pipe": self.apply_pipe,
+            "AWS::Events::Rule": self.apply_rule,
             "AWS::ApiGatewayV2::Integration": self.apply_integration,
             "AWS::ApiGatewayV2::Route": self.apply_route,
         }
@@ -359,6 +360,14 @@ class Rehearsal:
     def apply_route(self, d: Deployment, logical_id: str, props: dict) -> None:
         created = self.call("apigatewayv2", "create_route", **props)
         d.refs[logical_id] = created["RouteId"]
+
+    def apply_rule(self, d: Deployment, logical_id: str, props: dict) -> None:
+        name = f"{d.stack_name}-{logical_id}"[:64]
+        targets = props.pop("Targets", [])
+        created = self.call("events", "put_rule", Name=name, **props)
+        self.call("events", "put_targets", Rule=name, Targets=targets)
+        d.refs[logical_id] = name
+        d.attrs[f"{logical_id}.Arn"] = created["RuleArn"]
 
     def apply_pipe(self, d: Deployment, logical_id: str, props: dict) -> None:
         name = f"{d.stack_name}-{logical_id}"[:64]
@@ -493,6 +502,18 @@ class Rehearsal:
         if props["RouteKey"].startswith("ANY /admin/"):
             # The admin API is never served without IAM authorisation.
             expect(got.get("AuthorizationType") == "AWS_IAM", f"{logical_id}: the admin route must use AWS_IAM")
+
+    def verify_events_rule(self, d: Deployment, logical_id: str, props: dict) -> None:
+        events = self.client("events")
+        rule = events.describe_rule(Name=d.refs[logical_id])
+        expect(rule.get("ScheduleExpression") == props.get("ScheduleExpression"), f"{logical_id}: schedule")
+        expect(rule.get("State") == props.get("State"), f"{logical_id}: state")
+        targets = events.list_targets_by_rule(Rule=d.refs[logical_id])["Targets"]
+        for wanted in props["Targets"]:
+            got = next((t for t in targets if t["Id"] == wanted["Id"]), None)
+            expect(got is not None and got["Arn"] == wanted["Arn"], f"{logical_id}: target {wanted['Id']}")
+            if "Input" in wanted:
+                expect(json.loads(got["Input"]) == json.loads(wanted["Input"]), f"{logical_id}: input")
 
     def verify_sqs_queue(self, d: Deployment, logical_id: str, props: dict) -> None:
         got = self.client("sqs").get_queue_attributes(QueueUrl=d.refs[logical_id], AttributeNames=["All"])["Attributes"]

@@ -35,6 +35,8 @@ pub enum AdminRoute {
     SetupLinks(String),
     /// `/tenants/{id}/setup-links/{link}`
     SetupLink(String, String),
+    /// `/tenant-deletions`: go on with the deletions in progress (the template's schedule).
+    Deletions,
 }
 
 impl AdminRoute {
@@ -44,6 +46,7 @@ impl AdminRoute {
         let owned = |s: &&str| (*s).to_owned();
         Some(match segments.as_slice() {
             ["tenants"] => AdminRoute::Tenants,
+            ["tenant-deletions"] => AdminRoute::Deletions,
             ["tenants", id] => AdminRoute::Tenant(owned(id)),
             ["tenants", id, "tokens"] => AdminRoute::Tokens(owned(id)),
             ["tenants", id, "tokens", token] => AdminRoute::Token(owned(id), owned(token)),
@@ -68,6 +71,7 @@ impl AdminRoute {
             AdminRoute::Activity(_) => "admin.activity",
             AdminRoute::SetupLinks(_) => "admin.setup_links",
             AdminRoute::SetupLink(..) => "admin.setup_link",
+            AdminRoute::Deletions => "admin.tenant_deletions",
         }
     }
 }
@@ -421,5 +425,16 @@ async fn serve(
             AdminReply::no_content()
         }
         (AdminRoute::SetupLink(..), _) => return Err(method_not_allowed("DELETE")),
+        (AdminRoute::Deletions, Method::POST) => {
+            let continued = super::continue_deletions(directory, store, super::PURGE_STEP)
+                .await
+                .map_err(from_admin)?;
+            let list: Vec<Value> = continued
+                .iter()
+                .map(|(id, done)| json!({"tenant": id.as_str(), "done": done}))
+                .collect();
+            AdminReply::ok(json!({"continued": list}))
+        }
+        (AdminRoute::Deletions, _) => return Err(method_not_allowed("POST")),
     })
 }

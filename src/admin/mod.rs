@@ -112,6 +112,28 @@ pub async fn delete_tenant(
     Ok(())
 }
 
+/// Goes on with every tenant being deleted (one step of `budget` resources each): what the
+/// template's schedule calls every few minutes, so that deletions finish in the background.
+/// Returns each tenant with whether it is now gone.
+pub async fn continue_deletions(
+    directory: &dyn Directory,
+    store: &dyn ResourceStore,
+    budget: usize,
+) -> Result<Vec<(TenantId, bool)>, AdminError> {
+    let mut out = Vec::new();
+    for tenant in directory.list_tenants().await? {
+        if tenant.deleting {
+            let done = match delete_tenant_step(directory, store, &tenant.id, budget).await {
+                Ok(done) => done,
+                Err(AdminError::NoSuchTenant(_)) => true,
+                Err(err) => return Err(err),
+            };
+            out.push((tenant.id, done));
+        }
+    }
+    Ok(out)
+}
+
 /// One step of deleting a tenant, resumable: the first marks it deleting and deletes its
 /// tokens and setup links (nothing authenticates as it any more, beyond the token cache's
 /// TTL); each step then purges up to `budget` of its resources; the step that finds nothing

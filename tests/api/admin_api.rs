@@ -369,6 +369,7 @@ async fn the_openapi_description_matches_the_routes() {
         "GET /tenants/{tenant}/setup-links",
         "GET /tenants/{tenant}/tokens",
         "PATCH /tenants/{tenant}",
+        "POST /tenant-deletions",
         "POST /tenants",
         "POST /tenants/{tenant}/setup-links",
         "POST /tenants/{tenant}/tokens",

@@ -145,3 +145,55 @@ async fn the_admin_api_in_aws_is_served_only_to_what_api_gateway_authorised_with
     let (status, _, _) = send(&app, "admin_list_tenants_iam.json", "").await;
     assert_eq!(status, 404);
 }
+
+/// The event the template's schedule (TenantDeletionSweep) sends, read from template.yaml.
+fn sweep_event() -> lambda_http::Request {
+    let template = include_str!("../../template.yaml");
+    let input = template
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Input: '"))
+        .and_then(|l| l.strip_suffix('\''))
+        .expect("the schedule's Input in template.yaml");
+    lambda_http::request::from_str(input).expect("an API Gateway event")
+}
+
+#[tokio::test]
+async fn the_schedule_finishes_tenant_deletions_in_the_background() {
+    let store = MemoryStore::new();
+    let tenant = fresh_tenant_id();
+    admin::create_tenant(&store, &tenant).await.unwrap();
+    let token = admin::issue(&store, &tenant, None, None)
+        .await
+        .unwrap()
+        .token;
+    // A deletion that was started (tokens gone, record marked) and not finished.
+    scimlet::store::Directory::begin_tenant_deletion(&store, &tenant)
+        .await
+        .unwrap();
+    let config = Config {
+        admin: scimlet::config::AdminAccess::Iam,
+        ..Config::default()
+    };
+    let app = App::new(config, Arc::new(store.clone()), Arc::new(store.clone()));
+    let response = scimlet::http::lambda::handle(&app, sweep_event()).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = match response.into_body() {
+        Body::Text(text) => serde_json::from_str(&text).unwrap(),
+        other => panic!("unexpected body {other:?}"),
+    };
+    assert!(
+        body["continued"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["tenant"] == tenant.as_str() && c["done"] == true),
+        "{body}"
+    );
+    assert!(
+        scimlet::store::Directory::get_tenant(&store, &tenant)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let _ = token;
+}
