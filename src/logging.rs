@@ -24,6 +24,24 @@ where
     targets.and(header_safe())
 }
 
+/// Installs the Lambda functions' logging: JSON lines (CloudWatch parses them), no ANSI
+/// colours, filtered by `RUST_LOG` through [`filter`] (default `info`).
+pub fn init_lambda_json() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let spec = std::env::var("RUST_LOG").ok();
+    let layer = tracing_subscriber::fmt::layer()
+        .json()
+        .with_current_span(false)
+        .with_ansi(false);
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::Layer::with_filter(
+            layer,
+            filter(spec.as_deref(), "info"),
+        ))
+        .init();
+}
+
 fn header_safe() -> FilterFn<fn(&Metadata<'_>) -> bool> {
     filter_fn(|meta: &Metadata<'_>| {
         *meta.level() <= Level::INFO || !CAPPED.iter().any(|c| meta.target().starts_with(c))

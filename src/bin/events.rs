@@ -8,24 +8,12 @@
 use scimlet::Config;
 use scimlet::events::pipe::enrich;
 use serde_json::Value;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    let spec = std::env::var("RUST_LOG").ok();
-    let layer = tracing_subscriber::fmt::layer()
-        .json()
-        .with_current_span(false)
-        .with_ansi(false);
-    tracing_subscriber::registry()
-        .with(tracing_subscriber::Layer::with_filter(
-            layer,
-            scimlet::logging::filter(spec.as_deref(), "info"),
-        ))
-        .init();
+    scimlet::logging::init_lambda_json();
     let config = Config::from_env()?;
     let registry = config.registry;
     lambda_runtime::run(lambda_runtime::service_fn(

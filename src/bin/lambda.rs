@@ -8,24 +8,12 @@ use std::sync::Arc;
 use lambda_http::{Request, service_fn};
 use scimlet::store::dynamo::{DynamoStore, connect_lambda};
 use scimlet::{App, Config};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 // One event at a time per container: a single-threaded runtime (argon2id still runs on the
 // blocking pool) starts faster than a worker per core.
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    let spec = std::env::var("RUST_LOG").ok();
-    let layer = tracing_subscriber::fmt::layer()
-        .json()
-        .with_current_span(false)
-        .with_ansi(false);
-    tracing_subscriber::registry()
-        .with(tracing_subscriber::Layer::with_filter(
-            layer,
-            scimlet::logging::filter(spec.as_deref(), "info"),
-        ))
-        .init();
+    scimlet::logging::init_lambda_json();
     let config = Config::from_env()?;
     let table =
         std::env::var("SCIMLET_TABLE").map_err(|_| "SCIMLET_TABLE must name the DynamoDB table")?;

@@ -50,6 +50,11 @@ async fn admin(
     )
 }
 
+/// The status of `GET /Users` with `token`.
+async fn users_status(base: &str, token: &str) -> StatusCode {
+    scim(base, token, Method::GET, "/Users", None).await
+}
+
 async fn scim(
     base: &str,
     token: &str,
@@ -229,14 +234,8 @@ async fn a_backend_onboards_a_tenant_through_the_admin_api(backend: Backend) {
         .to_owned();
     assert_eq!(rotated["successor"]["label"], "okta");
     assert!(rotated["previous"]["expires"].is_string());
-    assert_eq!(
-        scim(&base, &successor, Method::GET, "/Users", None).await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        scim(&base, &token, Method::GET, "/Users", None).await,
-        StatusCode::OK
-    );
+    assert_eq!(users_status(&base, &successor).await, StatusCode::OK);
+    assert_eq!(users_status(&base, &token).await, StatusCode::OK);
 
     // Revoke the old one: SCIM answers 401 to it, the successor still works.
     let (status, _) = admin(
@@ -248,14 +247,8 @@ async fn a_backend_onboards_a_tenant_through_the_admin_api(backend: Backend) {
     )
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(
-        scim(&base, &token, Method::GET, "/Users", None).await,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        scim(&base, &successor, Method::GET, "/Users", None).await,
-        StatusCode::OK
-    );
+    assert_eq!(users_status(&base, &token).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(users_status(&base, &successor).await, StatusCode::OK);
     let (status, err) = admin(
         &base,
         k,

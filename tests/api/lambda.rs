@@ -11,6 +11,12 @@ use serde_json::Value;
 use crate::helpers::{SCIM, fresh_tenant_id};
 
 async fn app_and_token() -> (App, String) {
+    let (app, _, _, token) = app_with(Config::default()).await;
+    (app, token)
+}
+
+/// An app with `config` over a memory store with one tenant and its token.
+async fn app_with(config: Config) -> (App, MemoryStore, scimlet::domain::TenantId, String) {
     let store = MemoryStore::new();
     let tenant = fresh_tenant_id();
     admin::create_tenant(&store, &tenant).await.unwrap();
@@ -18,10 +24,8 @@ async fn app_and_token() -> (App, String) {
         .await
         .unwrap()
         .token;
-    (
-        App::new(Config::default(), Arc::new(store.clone()), Arc::new(store)),
-        token,
-    )
+    let app = App::new(config, Arc::new(store.clone()), Arc::new(store.clone()));
+    (app, store, tenant, token)
 }
 
 fn event(name: &str, token: &str) -> lambda_http::Request {
@@ -119,14 +123,11 @@ async fn lambda_and_api_gateway_request_ids_reach_the_core_request() {
 
 #[tokio::test]
 async fn the_admin_api_in_aws_is_served_only_to_what_api_gateway_authorised_with_iam() {
-    let store = MemoryStore::new();
-    let tenant = fresh_tenant_id();
-    admin::create_tenant(&store, &tenant).await.unwrap();
-    let config = Config {
+    let (app, _, tenant, _) = app_with(Config {
         admin: scimlet::config::AdminAccess::Iam,
         ..Config::default()
-    };
-    let app = App::new(config, Arc::new(store.clone()), Arc::new(store));
+    })
+    .await;
     let (status, headers, body) = send(&app, "admin_list_tenants_iam.json", "").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(headers["content-type"], "application/json");
@@ -159,22 +160,15 @@ fn sweep_event() -> lambda_http::Request {
 
 #[tokio::test]
 async fn the_schedule_finishes_tenant_deletions_in_the_background() {
-    let store = MemoryStore::new();
-    let tenant = fresh_tenant_id();
-    admin::create_tenant(&store, &tenant).await.unwrap();
-    let token = admin::issue(&store, &tenant, None, None)
-        .await
-        .unwrap()
-        .token;
+    let (app, store, tenant, _) = app_with(Config {
+        admin: scimlet::config::AdminAccess::Iam,
+        ..Config::default()
+    })
+    .await;
     // A deletion that was started (tokens gone, record marked) and not finished.
     scimlet::store::Directory::begin_tenant_deletion(&store, &tenant)
         .await
         .unwrap();
-    let config = Config {
-        admin: scimlet::config::AdminAccess::Iam,
-        ..Config::default()
-    };
-    let app = App::new(config, Arc::new(store.clone()), Arc::new(store.clone()));
     let response = scimlet::http::lambda::handle(&app, sweep_event()).await;
     assert_eq!(response.status(), 200);
     let body: Value = match response.into_body() {
@@ -195,5 +189,4 @@ async fn the_schedule_finishes_tenant_deletions_in_the_background() {
             .unwrap()
             .is_none()
     );
-    let _ = token;
 }

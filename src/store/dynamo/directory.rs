@@ -91,22 +91,21 @@ impl Directory for DynamoStore {
     }
 
     async fn begin_tenant_deletion(&self, id: &TenantId) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(item::tenant_key(id)))
-            .update_expression("SET deleting = :t")
-            .condition_expression(Cond::present().expr)
-            .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
-            .send()
-            .await;
-        match result {
-            Ok(_) => {}
-            Err(err) if err.code() == Some("ConditionalCheckFailedException") => {
-                return Err(StoreError::NotFound);
-            }
-            Err(err) => return Err(sdk_error(err)),
+        let mut expr = super::Expr::default();
+        let update = format!(
+            "SET deleting = {}",
+            expr.value(":t", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+        );
+        let marked = self
+            .update_item(
+                item::tenant_key(id),
+                &update,
+                Some(&Cond::present().expr),
+                &expr,
+            )
+            .await?;
+        if matches!(marked, super::Conditional::Failed) {
+            return Err(StoreError::NotFound);
         }
         self.delete_credentials(id).await
     }
