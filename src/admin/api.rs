@@ -320,8 +320,8 @@ async fn serve(
                     ));
                 }
             };
-            let valid_days = days(&doc, "validDays")?;
-            let issued = super::issue(directory, &id, label, valid_days)
+            let valid_days = days(&doc, "validDays")?.unwrap_or(super::DEFAULT_TOKEN_DAYS);
+            let issued = super::issue(directory, &id, label, Some(valid_days))
                 .await
                 .map_err(from_admin)?;
             let mut shown = shapes::token(&issued.record);
@@ -341,7 +341,7 @@ async fn serve(
             let id = tenant_id(id)?;
             let doc = body_json(body)?;
             let overlap_days = days(&doc, "overlapDays")?.unwrap_or(7);
-            let valid_days = days(&doc, "validDays")?;
+            let valid_days = Some(days(&doc, "validDays")?.unwrap_or(super::DEFAULT_TOKEN_DAYS));
             let (successor, old) = super::rotate(
                 directory,
                 &id,

@@ -99,6 +99,10 @@ pub async fn update_settings(
     }
 }
 
+/// How long a token is valid when nobody says (two years: a long default, as Entra quarantines
+/// a provisioning job whose token expires, and RFC 7644 §7.4 asks tokens to expire).
+pub const DEFAULT_TOKEN_DAYS: u32 = 730;
+
 /// Resources purged per step of a tenant deletion (a step stays well inside a request's time).
 pub const PURGE_STEP: usize = 500;
 

@@ -387,7 +387,7 @@ enum TokenCommand {
         #[arg(long)]
         label: Option<String>,
         /// Days until the token expires.
-        #[arg(long, default_value_t = 730, conflicts_with = "no_expiry")]
+        #[arg(long, default_value_t = admin::DEFAULT_TOKEN_DAYS, conflicts_with = "no_expiry")]
         expires_in_days: u32,
         /// Issue a token that never expires.
         #[arg(long)]
@@ -420,7 +420,7 @@ enum TokenCommand {
         #[arg(long, default_value = "7d", value_parser = parse_duration)]
         overlap: i64,
         /// Days until the new token expires.
-        #[arg(long, default_value_t = 730)]
+        #[arg(long, default_value_t = admin::DEFAULT_TOKEN_DAYS)]
         expires_in_days: u32,
         #[command(flatten)]
         dynamo: DynamoArgs,

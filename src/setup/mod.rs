@@ -196,14 +196,16 @@ pub async fn handle(
             let tenant = &link.tenant;
             match action {
                 ["tokens"] => {
-                    match admin::issue(ctx.directory, tenant, Some("setup page".into()), None).await
+                    let days = Some(admin::DEFAULT_TOKEN_DAYS);
+                    match admin::issue(ctx.directory, tenant, Some("setup page".into()), days).await
                     {
                         Ok(issued) => render(ctx, &link, &path, headers, Some(&issued.token)).await,
                         Err(err) => failure(ctx, &err),
                     }
                 }
                 ["tokens", id, "rotate"] => {
-                    match admin::rotate(ctx.directory, tenant, id, 7 * 86_400, None).await {
+                    let days = Some(admin::DEFAULT_TOKEN_DAYS);
+                    match admin::rotate(ctx.directory, tenant, id, 7 * 86_400, days).await {
                         Ok((successor, _)) => {
                             render(ctx, &link, &path, headers, Some(&successor.token)).await
                         }
