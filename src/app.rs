@@ -333,11 +333,7 @@ impl App {
                 .and_then(|h| h.split_once(' '))
                 .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
                 .is_some_and(|(_, key)| {
-                    let got: [u8; 32] = Sha256::digest(key.trim().as_bytes()).into();
-                    got.iter()
-                        .zip(digest)
-                        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                        == 0
+                    crate::secret::same(&Sha256::digest(key.trim().as_bytes()), digest)
                 }),
         };
         if !allowed {

@@ -29,8 +29,6 @@ use std::time::{Duration, Instant};
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 use crate::clock::now_unix;
@@ -41,7 +39,7 @@ use crate::store::{Directory, StoreError};
 /// The fixed first part of every token.
 pub const TOKEN_PREFIX: &str = "scimlet";
 /// Bytes of randomness in a token secret (256 bits).
-pub const SECRET_BYTES: usize = 32;
+pub const SECRET_BYTES: usize = crate::secret::SECRET_BYTES;
 /// argon2id memory cost in KiB (OWASP: 19 MiB).
 pub const ARGON2_M_KIB: u32 = 19 * 1024;
 /// argon2id iterations (OWASP: 2).
@@ -119,7 +117,7 @@ impl fmt::Debug for ParsedToken<'_> {
 pub fn parse_token(token: &str) -> Option<ParsedToken<'_>> {
     let mut parts = token.splitn(3, '_');
     let (prefix, id, secret) = (parts.next()?, parts.next()?, parts.next()?);
-    let id_ok = id.len() == 16 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let id_ok = crate::secret::is_id(id);
     let secret_ok = (32..=128).contains(&secret.len())
         && secret
             .bytes()
@@ -151,12 +149,9 @@ pub fn issue_token(
     expires_at: Option<i64>,
     created: String,
 ) -> Result<IssuedToken, ScimError> {
-    let mut id_bytes = [0u8; 8];
-    let mut secret_bytes = [0u8; SECRET_BYTES];
-    getrandom::fill(&mut id_bytes).map_err(|e| ScimError::internal(e.to_string()))?;
-    getrandom::fill(&mut secret_bytes).map_err(|e| ScimError::internal(e.to_string()))?;
-    let id: String = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let secret = URL_SAFE_NO_PAD.encode(secret_bytes);
+    let random = |e: getrandom::Error| ScimError::internal(e.to_string());
+    let id = crate::secret::new_id().map_err(random)?;
+    let secret = crate::secret::new_secret().map_err(random)?;
     let hash = hash_secret(&secret)?;
     Ok(IssuedToken {
         token: format!("{TOKEN_PREFIX}_{id}_{secret}"),
@@ -176,25 +171,12 @@ pub fn issue_token(
 /// The digest kept beside the argon2id hash ([`TokenRecord::check`]): SHA-256 over a label,
 /// the id and the secret, in hex.
 pub fn check_digest(id: &str, secret: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(b"scimlet-token-check\0");
-    hasher.update(id.as_bytes());
-    hasher.update(b"\0");
-    hasher.update(secret.as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Compares two strings in time independent of where they differ.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    crate::secret::sha256_hex(&[
+        b"scimlet-token-check\0",
+        id.as_bytes(),
+        b"\0",
+        secret.as_bytes(),
+    ])
 }
 
 /// Who a verified request acts for.
@@ -369,7 +351,10 @@ impl Authenticator {
         if let Some(check) = &record.check
             && self.recent_failures(parsed.id) > FREE_FAILURES
         {
-            if same(&check_digest(parsed.id, parsed.secret), check) {
+            if crate::secret::same(
+                check_digest(parsed.id, parsed.secret).as_bytes(),
+                check.as_bytes(),
+            ) {
                 return Ok(());
             }
             self.record_failure(parsed.id);

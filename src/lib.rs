@@ -20,6 +20,7 @@
 //! - [`config`]: configuration from the environment, validated once.
 //! - [`error`]: `ScimError`, every failure with its status and `scimType`.
 //! - [`events`]: change events for the host application, from the stores' changes.
+//! - [`secret`]: random ids and secrets, digests, constant-time comparison.
 //! - [`setup`]: the setup page a customer's IT admin opens from a setup link.
 //!
 //! The SCIM core (everything but `store::dynamo` and `http::lambda`) names no AWS or Lambda
@@ -41,6 +42,7 @@ pub mod ops;
 pub mod patch;
 pub mod request_log;
 pub mod schema;
+pub mod secret;
 pub mod setup;
 pub mod store;
 

@@ -260,9 +260,10 @@ async fn serve(
                 .await
                 .map_err(|e| from_admin(e.into()))?
                 .ok_or_else(|| from_admin(AdminError::NoSuchTenant(id.clone())))?;
-            let tokens = super::list_tokens(directory, &id)
+            let tokens = directory
+                .list_tokens(&id)
                 .await
-                .map_err(from_admin)?;
+                .map_err(|e| from_admin(e.into()))?;
             let mut shown = shapes::tenant(&tenant);
             shown["tokens"] = tokens.iter().map(shapes::token).collect();
             AdminReply::ok(shown)

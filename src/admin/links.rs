@@ -4,13 +4,9 @@
 //! link expires (default 7 days) and can be revoked; either way its page says so (410), and an
 //! unknown or forged one gets 404, never another tenant's data.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
-
 use super::AdminError;
 use crate::clock::now_unix;
-use crate::domain::{SetupLink, TenantId};
+use crate::domain::{SetupLink, Tenant, TenantId};
 use crate::error::ScimError;
 use crate::ops::now_rfc3339;
 use crate::store::{Directory, StoreError};
@@ -28,10 +24,7 @@ pub struct IssuedLink {
 }
 
 fn digest(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::secret::sha256_hex(&[secret.as_bytes()])
 }
 
 /// Creates a setup link for an existing tenant, valid for `valid_days`.
@@ -40,12 +33,9 @@ pub async fn create(
     tenant: &TenantId,
     valid_days: u32,
 ) -> Result<IssuedLink, AdminError> {
-    let mut id_bytes = [0u8; 8];
-    let mut secret_bytes = [0u8; 32];
-    getrandom::fill(&mut id_bytes).map_err(|e| ScimError::internal(e.to_string()))?;
-    getrandom::fill(&mut secret_bytes).map_err(|e| ScimError::internal(e.to_string()))?;
-    let id: String = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let secret = URL_SAFE_NO_PAD.encode(secret_bytes);
+    let random = |e: getrandom::Error| ScimError::internal(e.to_string());
+    let id = crate::secret::new_id().map_err(random)?;
+    let secret = crate::secret::new_secret().map_err(random)?;
     let link = SetupLink {
         id: id.clone(),
         tenant: tenant.clone(),
@@ -93,36 +83,21 @@ pub enum Refused {
     Revoked,
 }
 
-/// Checks a link's path part (`<id>.<secret>`): the link, if it opens the page.
+/// Checks a link's path part (`<id>.<secret>`): the link and its tenant, if it opens the page.
 pub async fn open(
     directory: &dyn Directory,
     raw: &str,
-) -> Result<Result<SetupLink, Refused>, StoreError> {
+) -> Result<Result<(SetupLink, Tenant), Refused>, StoreError> {
     let Some((id, secret)) = raw.split_once('.') else {
         return Ok(Err(Refused::Unknown));
     };
-    let well_formed = id.len() == 16
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        && secret.len() == 43
-        && secret
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !well_formed {
+    if !crate::secret::is_id(id) || !crate::secret::is_secret(secret) {
         return Ok(Err(Refused::Unknown));
     }
     let Some(link) = directory.get_setup_link(id).await? else {
         return Ok(Err(Refused::Unknown));
     };
-    let given = digest(secret);
-    let same = given.len() == link.hash.len()
-        && given
-            .bytes()
-            .zip(link.hash.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if !same {
+    if !crate::secret::same(digest(secret).as_bytes(), link.hash.as_bytes()) {
         return Ok(Err(Refused::Unknown));
     }
     if link.revoked_at.is_some() {
@@ -131,9 +106,9 @@ pub async fn open(
     if link.expires_at <= now_unix() {
         return Ok(Err(Refused::Expired));
     }
-    // A deleted tenant's links open nothing.
-    if directory.get_tenant(&link.tenant).await?.is_none() {
-        return Ok(Err(Refused::Unknown));
+    // A deleted (or deleting) tenant's links open nothing.
+    match directory.get_tenant(&link.tenant).await? {
+        Some(tenant) if !tenant.deleting => Ok(Ok((link, tenant))),
+        _ => Ok(Err(Refused::Unknown)),
     }
-    Ok(Ok(link))
 }

@@ -550,12 +550,7 @@ async fn serve(args: ServeArgs) -> CliResult {
         // made now and printed below.
         let admin_key = match &config.admin {
             scimlet::config::AdminAccess::Off => {
-                let mut bytes = [0u8; 32];
-                getrandom::fill(&mut bytes).map_err(|e| e.to_string())?;
-                let key = base64::Engine::encode(
-                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                    bytes,
-                );
+                let key = scimlet::secret::new_secret().map_err(|e| e.to_string())?;
                 config.admin = scimlet::config::AdminAccess::key(&key);
                 Some(key)
             }
@@ -624,12 +619,7 @@ fn events_sink(args: &ServeArgs) -> Result<EventsSetup, Box<dyn std::error::Erro
             let (secret, shown) = match &args.events_secret {
                 Some(s) if !s.is_empty() => (s.clone(), None),
                 _ => {
-                    let mut bytes = [0u8; 32];
-                    getrandom::fill(&mut bytes).map_err(|e| e.to_string())?;
-                    let generated = base64::Engine::encode(
-                        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-                        bytes,
-                    );
+                    let generated = scimlet::secret::new_secret().map_err(|e| e.to_string())?;
                     (generated.clone(), Some(generated))
                 }
             };
@@ -830,7 +820,7 @@ async fn tenant(command: TenantCommand, out: Output) -> CliResult {
             let t = Directory::get_tenant(&store, &id)
                 .await?
                 .ok_or_else(|| admin::AdminError::NoSuchTenant(id.clone()))?;
-            let tokens = admin::list_tokens(&store, &id).await?;
+            let tokens = Directory::list_tokens(&store, &id).await?;
             out.print(
                 || {
                     let mut text = format!(

@@ -61,8 +61,7 @@ pub fn signature(secret: &[u8], t: i64, body: &[u8]) -> String {
     mac.update(b".");
     mac.update(body);
     let digest = mac.finalize().into_bytes();
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("t={t},v1={hex}")
+    format!("t={t},v1={}", crate::secret::hex(&digest))
 }
 
 /// Delivers the events of `changes` to `sink` until the channel closes.

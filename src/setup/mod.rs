@@ -26,7 +26,7 @@ use serde_json::json;
 
 use crate::admin::links::{self, Refused};
 use crate::admin::{self, AdminError};
-use crate::domain::{SetupLink, TenantId};
+use crate::domain::{SetupLink, Tenant, TenantId};
 use crate::store::{Directory, ResourceStore};
 
 /// The setup pages' path prefix.
@@ -119,12 +119,10 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 fn new_csrf() -> String {
-    let mut bytes = [0u8; 16];
     // Without randomness, an empty value: every POST is then refused (fail closed).
-    if getrandom::fill(&mut bytes).is_err() {
-        return String::new();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::secret::random_bytes(16)
+        .map(|b| crate::secret::hex(&b))
+        .unwrap_or_default()
 }
 
 /// Whether a POST carries the page's CSRF value (form field equal to the cookie) and comes
@@ -173,15 +171,15 @@ pub async fn handle(
     let Some((raw, rest)) = segments.split_first() else {
         return refusal(ctx, Refused::Unknown);
     };
-    let link = match links::open(ctx.directory, raw).await {
-        Ok(Ok(link)) => link,
+    let (link, tenant) = match links::open(ctx.directory, raw).await {
+        Ok(Ok(opened)) => opened,
         Ok(Err(refused)) => return refusal(ctx, refused),
         Err(err) => return failure(ctx, &err.into()),
     };
     let path = format!("{}/{raw}", ctx.root);
     match (method.clone(), rest) {
-        (Method::GET, []) => render(ctx, &link, &path, headers, None).await,
-        (Method::GET, ["activity"]) => activity_json(ctx, &link.tenant).await,
+        (Method::GET, []) => render(ctx, &link, &tenant, &path, headers, None).await,
+        (Method::GET, ["activity"]) => activity_json(ctx, &tenant.id).await,
         (Method::POST, action) => {
             if !csrf_ok(ctx, headers, body) {
                 return html(
@@ -193,36 +191,40 @@ pub async fn handle(
                     ),
                 );
             }
-            let tenant = &link.tenant;
+            let id = &tenant.id;
             match action {
                 ["tokens"] => {
                     let days = Some(admin::DEFAULT_TOKEN_DAYS);
-                    match admin::issue(ctx.directory, tenant, Some("setup page".into()), days).await
-                    {
-                        Ok(issued) => render(ctx, &link, &path, headers, Some(&issued.token)).await,
+                    match admin::issue(ctx.directory, id, Some("setup page".into()), days).await {
+                        Ok(issued) => {
+                            render(ctx, &link, &tenant, &path, headers, Some(&issued.token)).await
+                        }
                         Err(err) => failure(ctx, &err),
                     }
                 }
-                ["tokens", id, "rotate"] => {
+                ["tokens", token, "rotate"] => {
                     let days = Some(admin::DEFAULT_TOKEN_DAYS);
-                    match admin::rotate(ctx.directory, tenant, id, 7 * 86_400, days).await {
+                    match admin::rotate(ctx.directory, id, token, 7 * 86_400, days).await {
                         Ok((successor, _)) => {
-                            render(ctx, &link, &path, headers, Some(&successor.token)).await
+                            let shown = Some(successor.token.as_str());
+                            render(ctx, &link, &tenant, &path, headers, shown).await
                         }
                         Err(err) => failure(ctx, &err),
                     }
                 }
-                ["tokens", id, "revoke"] => match admin::revoke(ctx.directory, tenant, id).await {
-                    Ok(()) => {
-                        let mut response =
-                            respond(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", "");
-                        if let Ok(location) = HeaderValue::from_str(&path) {
-                            response.headers_mut().insert(LOCATION, location);
+                ["tokens", token, "revoke"] => {
+                    match admin::revoke(ctx.directory, id, token).await {
+                        Ok(()) => {
+                            let mut response =
+                                respond(StatusCode::SEE_OTHER, "text/plain; charset=utf-8", "");
+                            if let Ok(location) = HeaderValue::from_str(&path) {
+                                response.headers_mut().insert(LOCATION, location);
+                            }
+                            response
                         }
-                        response
+                        Err(err) => failure(ctx, &err),
                     }
-                    Err(err) => failure(ctx, &err),
-                },
+                }
                 _ => refusal(ctx, Refused::Unknown),
             }
         }
@@ -230,23 +232,24 @@ pub async fn handle(
     }
 }
 
+/// Recent activity entries the page shows.
+const ACTIVITY_SHOWN: usize = 20;
+
 async fn render(
     ctx: &SetupCtx<'_>,
     link: &SetupLink,
+    tenant: &Tenant,
     path: &str,
     headers: &HeaderMap,
     new_token: Option<&str>,
 ) -> Response<Bytes> {
-    let tenant = match ctx.directory.get_tenant(&link.tenant).await {
-        Ok(Some(t)) => t,
-        Ok(None) => return refusal(ctx, Refused::Unknown),
+    let tokens = match ctx.directory.list_tokens(&tenant.id).await {
+        Ok(t) => t,
         Err(err) => return failure(ctx, &err.into()),
     };
-    let tokens = match admin::list_tokens(ctx.directory, &link.tenant).await {
-        Ok(t) => t,
-        Err(err) => return failure(ctx, &err),
-    };
-    let activity = admin::recent_activity(ctx.directory, ctx.store, &link.tenant, 20, false)
+    let activity = ctx
+        .store
+        .recent_activity(&tenant.id, ACTIVITY_SHOWN)
         .await
         .unwrap_or_default();
     let csrf = cookie(headers, CSRF_COOKIE)
@@ -280,7 +283,9 @@ async fn render(
 }
 
 async fn activity_json(ctx: &SetupCtx<'_>, tenant: &TenantId) -> Response<Bytes> {
-    let entries = admin::recent_activity(ctx.directory, ctx.store, tenant, 20, false)
+    let entries = ctx
+        .store
+        .recent_activity(tenant, ACTIVITY_SHOWN)
         .await
         .unwrap_or_default();
     let list: Vec<_> = entries

@@ -19,7 +19,7 @@ fn binding(ctx: &Ctx<'_>, rt: &ResourceTypeDef, params: &ListParams, after: &str
         .unwrap_or_default();
     let digest =
         Sha256::digest(format!("{}\n{}\n{filter}\n{after}", ctx.tenant, rt.kind.name()).as_bytes());
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+    crate::secret::hex(&digest[..8])
 }
 
 /// The cursor of the page after `after`.
